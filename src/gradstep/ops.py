@@ -211,6 +211,8 @@ def matmul(a: Any, b: Any) -> Tensor:
             return (g @ bd.T if a.requires_grad else None, ad.T @ g if b.requires_grad else None)
 
         return _make(out, (a, b), backward2)
+    if ad.ndim == 1 and bd.ndim == 1:
+        return _make(np.asarray(out), (a, b), lambda g: (g * bd, g * ad))
 
     def backward(g: np.ndarray) -> tuple[Any, Any]:
         a2 = ad[None, :] if ad.ndim == 1 else ad

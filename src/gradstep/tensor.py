@@ -351,7 +351,7 @@ class Tensor:
 
     def copy(self) -> Tensor:
         """A new leaf tensor holding a copy of the data."""
-        return Tensor(self.data.copy(), requires_grad=self.requires_grad)
+        return Tensor(self.data.copy(), dtype=self.data.dtype, requires_grad=self.requires_grad)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -592,7 +592,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     arr = _to_array(data, dtype)
     if arr is data or (isinstance(data, np.ndarray) and np.shares_memory(arr, data)):
         arr = arr.copy()
-    return Tensor(arr, requires_grad=requires_grad)
+    return Tensor(arr, dtype=arr.dtype, requires_grad=requires_grad)
 
 
 def as_tensor(data: Any, dtype: Any = None) -> Tensor:
@@ -620,26 +620,28 @@ def _shape(shape: tuple[Any, ...]) -> tuple[int, ...]:
 
 def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
-    return Tensor(np.zeros(_shape(shape), dtype=_dtype(dtype)), requires_grad=requires_grad)
+    return Tensor(np.zeros(_shape(shape), dtype=_dtype(dtype)), dtype=_dtype(dtype), requires_grad=requires_grad)
 
 
 def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones."""
-    return Tensor(np.ones(_shape(shape), dtype=_dtype(dtype)), requires_grad=requires_grad)
+    return Tensor(np.ones(_shape(shape), dtype=_dtype(dtype)), dtype=_dtype(dtype), requires_grad=requires_grad)
 
 
 def full(shape: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor filled with ``fill_value``."""
     shp = _shape((shape,) if isinstance(shape, int) else tuple(shape))
-    return Tensor(np.full(shp, fill_value, dtype=_dtype(dtype)), requires_grad=requires_grad)
+    return Tensor(np.full(shp, fill_value, dtype=_dtype(dtype)), dtype=_dtype(dtype), requires_grad=requires_grad)
 
 
 def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros_like(t.data, dtype=dtype), requires_grad=requires_grad)
+    arr = np.zeros_like(t.data, dtype=dtype)
+    return Tensor(arr, dtype=arr.dtype, requires_grad=requires_grad)
 
 
 def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones_like(t.data, dtype=dtype), requires_grad=requires_grad)
+    arr = np.ones_like(t.data, dtype=dtype)
+    return Tensor(arr, dtype=arr.dtype, requires_grad=requires_grad)
 
 
 def arange(
@@ -649,7 +651,7 @@ def arange(
     """Evenly spaced values in ``[start, stop)`` (float32 unless ``dtype`` is given)."""
     if stop is None:
         start, stop = 0, start
-    return Tensor(np.arange(start, stop, step, dtype=_dtype(dtype)), requires_grad=requires_grad)
+    return Tensor(np.arange(start, stop, step, dtype=_dtype(dtype)), dtype=_dtype(dtype), requires_grad=requires_grad)
 
 
 def _check_generator(generator: Any, name: str) -> np.random.Generator:
@@ -668,7 +670,7 @@ def randn(
     gen = _check_generator(generator, "randn")
     dt = _dtype(dtype)
     data = gen.standard_normal(_shape(shape), dtype=dt if dt in (np.float32, np.float64) else np.float64)
-    return Tensor(data.astype(dt, copy=False), requires_grad=requires_grad)
+    return Tensor(data.astype(dt, copy=False), dtype=dt, requires_grad=requires_grad)
 
 
 def rand(
@@ -678,7 +680,7 @@ def rand(
     gen = _check_generator(generator, "rand")
     dt = _dtype(dtype)
     data = gen.random(_shape(shape), dtype=dt if dt in (np.float32, np.float64) else np.float64)
-    return Tensor(data.astype(dt, copy=False), requires_grad=requires_grad)
+    return Tensor(data.astype(dt, copy=False), dtype=dt, requires_grad=requires_grad)
 
 
 from gradstep import ops as _ops  # noqa: E402  (binds the operator methods above)
