@@ -16,6 +16,7 @@ from gradstep.errors import (
     NonFiniteError,
     ShapeError,
 )
+from gradstep.checkpoint import Checkpoint, load, save
 from gradstep.gradcheck import gradcheck
 from gradstep.ops import (
     abs,
@@ -80,6 +81,7 @@ from gradstep.tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Checkpoint", "load", "save",
     "CheckpointError", "ConfigError", "DataError", "GradcheckError", "GradError",
     "GradstepError", "NonFiniteError", "ShapeError", "Tensor", "abs", "add", "arange",
     "as_tensor", "broadcast_to", "cat", "clamp", "clip", "concatenate", "div",
