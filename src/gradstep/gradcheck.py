@@ -104,7 +104,8 @@ def gradcheck(
                     bad = int(np.argmax(~np.isfinite(a)))
                 idx = np.unravel_index(bad, x.data.shape) if x.data.ndim else ()
                 raise GradcheckError(
-                    f"gradcheck: input {k} (shape {x.data.shape}) element {tuple(int(i) for i in idx)}: "
+                    f"gradcheck: input {k} (shape {x.data.shape}) "
+                    f"element {tuple(int(i) for i in idx)}: "
                     f"analytic {a[bad]!r} vs numeric {numeric[bad]!r} "
                     f"(atol={atol}, rtol={rtol})"
                 )
@@ -123,6 +124,7 @@ def gradcheck(
                 if not abs(analytic_d - numeric_d) <= atol + rtol * abs(numeric_d):
                     raise GradcheckError(
                         f"gradcheck: input {k} (shape {x.data.shape}) along random direction {j}: "
-                        f"analytic {analytic_d!r} vs numeric {numeric_d!r} (atol={atol}, rtol={rtol})"
+                        f"analytic {analytic_d!r} vs numeric {numeric_d!r} "
+                        f"(atol={atol}, rtol={rtol})"
                     )
     return True

@@ -355,7 +355,9 @@ def reshape(a: Any, shape: Sequence[int]) -> Tensor:
     try:
         out = ad.reshape(shape)
     except (ValueError, TypeError):
-        raise ShapeError(f"reshape: cannot reshape {ad.shape} ({ad.size} elements) to {tuple(shape)}") from None
+        raise ShapeError(
+            f"reshape: cannot reshape {ad.shape} ({ad.size} elements) to {tuple(shape)}"
+        ) from None
     in_shape = ad.shape
     return _make(out, (a,), lambda g: (g.reshape(in_shape),))
 
@@ -367,7 +369,10 @@ def transpose(a: Any, axes: Sequence[int] | None = None) -> Tensor:
     ad = a.data
     if axes is not None:
         axes = tuple(int(x) for x in axes)
-        if sorted(x % builtins.max(ad.ndim, 1) for x in axes) != list(range(ad.ndim)) or len(axes) != ad.ndim:
+        if (
+            sorted(x % builtins.max(ad.ndim, 1) for x in axes) != list(range(ad.ndim))
+            or len(axes) != ad.ndim
+        ):
             raise ShapeError(f"transpose: axes {axes} are not a permutation for shape {ad.shape}")
         inv = tuple(np.argsort([x % ad.ndim for x in axes]))
     else:
@@ -390,7 +395,9 @@ def flatten(a: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return reshape(a, (1,))
     s, e = start_dim % nd, end_dim % nd
     if s > e:
-        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {shape}")
+        raise ShapeError(
+            f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {shape}"
+        )
     merged = math.prod(shape[s : e + 1])
     return reshape(a, shape[:s] + (merged,) + shape[e + 1 :])
 
@@ -405,7 +412,9 @@ def squeeze(a: Any, axis: Any = None) -> Tensor:
         axes = _norm_axis(axis, len(shape), "squeeze")
         for ax in axes:
             if shape[ax] != 1:
-                raise ShapeError(f"squeeze: dimension {ax} of shape {shape} has size {shape[ax]}, not 1")
+                raise ShapeError(
+                    f"squeeze: dimension {ax} of shape {shape} has size {shape[ax]}, not 1"
+                )
         new = tuple(s for i, s in enumerate(shape) if i not in axes)
     return reshape(a, new)
 
@@ -428,7 +437,9 @@ def broadcast_to(a: Any, shape: Sequence[int]) -> Tensor:
     try:
         out = np.broadcast_to(a.data, tuple(shape))
     except ValueError:
-        raise ShapeError(f"broadcast_to: cannot broadcast {a.data.shape} to {tuple(shape)}") from None
+        raise ShapeError(
+            f"broadcast_to: cannot broadcast {a.data.shape} to {tuple(shape)}"
+        ) from None
     return _make(out, (a,), lambda g: (g,))
 
 
@@ -487,7 +498,9 @@ def _check_same_dims(op: str, shapes: list[tuple[int, ...]], axis: int, skip_axi
     first = shapes[0]
     for s in shapes[1:]:
         if len(s) != len(first):
-            raise ShapeError(f"{op}: all tensors need the same number of dimensions, got {first} and {s}")
+            raise ShapeError(
+                f"{op}: all tensors need the same number of dimensions, got {first} and {s}"
+            )
         for i, (x, y) in enumerate(zip(first, s)):
             if x != y and not (skip_axis and i == axis):
                 raise ShapeError(
@@ -548,7 +561,8 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
         out = np.where(c, a.data, b.data)
     except ValueError:
         raise ShapeError(
-            f"where: shapes {c.shape}, {a.data.shape} and {b.data.shape} cannot be broadcast together"
+            f"where: shapes {c.shape}, {a.data.shape} and {b.data.shape} "
+            "cannot be broadcast together"
         ) from None
 
     def backward(g: np.ndarray) -> tuple[Any, Any]:
@@ -788,5 +802,15 @@ def logsumexp(a: Any, axis: Any = -1, keepdims: bool = False) -> Tensor:
 
 __all__ = sorted(
     set(PRIMITIVES)
-    | {"permute", "flatten", "squeeze", "unsqueeze", "cat", "clamp", "primitive", "PRIMITIVES", "erf"}
+    | {
+        "permute",
+        "flatten",
+        "squeeze",
+        "unsqueeze",
+        "cat",
+        "clamp",
+        "primitive",
+        "PRIMITIVES",
+        "erf",
+    }
 )

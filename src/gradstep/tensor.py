@@ -18,6 +18,7 @@ the dtype of the tensor they belong to.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import functools
 from collections.abc import Callable, Iterator, Sequence
@@ -140,7 +141,9 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
         try:
             arr = np.asarray(data)
         except (ValueError, TypeError) as exc:
-            raise TypeError(f"tensor: cannot convert {type(data).__name__} to an array: {exc}") from None
+            raise TypeError(
+                f"tensor: cannot convert {type(data).__name__} to an array: {exc}"
+            ) from None
     if dtype is not None:
         dt = np.dtype(dtype)
         if arr.dtype != dt:
@@ -151,7 +154,9 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     kind = arr.dtype.kind
     if kind == "f":
         # float64 ndarrays stay float64; Python floats and lists become float32
-        if arr.dtype.itemsize < 4 or (arr is not data and not isinstance(data, (Tensor, np.generic))):
+        if arr.dtype.itemsize < 4 or (
+            arr is not data and not isinstance(data, (Tensor, np.generic))
+        ):
             arr = arr.astype(DEFAULT_DTYPE)
         return arr
     if kind in "biu":
@@ -183,7 +188,9 @@ class Tensor:
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
         arr = _to_array(data, dtype)
         if requires_grad and arr.dtype.kind != "f":
-            raise TypeError(f"tensor: only floating-point tensors can require grad, got {arr.dtype}")
+            raise TypeError(
+                f"tensor: only floating-point tensors can require grad, got {arr.dtype}"
+            )
         self.data: np.ndarray = arr
         self.grad: np.ndarray | None = None
         self.requires_grad: bool = bool(requires_grad)
@@ -316,7 +323,9 @@ class Tensor:
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place (leaves only) and return self."""
         if requires_grad and self.data.dtype.kind != "f":
-            raise TypeError(f"requires_grad_: only floating-point tensors can require grad, got {self.dtype}")
+            raise TypeError(
+                f"requires_grad_: only floating-point tensors can require grad, got {self.dtype}"
+            )
         self.requires_grad = bool(requires_grad)
         return self
 
@@ -331,7 +340,9 @@ class Tensor:
     def item(self) -> float:
         """The value of a single-element tensor as a Python number."""
         if self.data.size != 1:
-            raise ValueError(f"item: only single-element tensors convert, got shape {self.data.shape}")
+            raise ValueError(
+                f"item: only single-element tensors convert, got shape {self.data.shape}"
+            )
         return self.data.item()  # type: ignore[no-any-return]
 
     def tolist(self) -> Any:
@@ -343,7 +354,7 @@ class Tensor:
 
         return ops.astype(self, dtype)
 
-    def float(self) -> Tensor:
+    def float(self) -> Tensor:  # noqa: A003
         return self.astype(np.float32)
 
     def double(self) -> Tensor:
@@ -385,7 +396,9 @@ class Tensor:
             yield self[i]
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", precision=4, threshold=20, prefix="tensor(")
+        body = np.array2string(
+            self.data, separator=", ", precision=4, threshold=20, prefix="tensor("
+        )
         extra = ""
         if self.data.dtype != DEFAULT_DTYPE:
             extra += f", dtype={self.data.dtype}"
@@ -402,7 +415,7 @@ class Tensor:
             )
         return bool(self.data)
 
-    def __float__(self) -> float:
+    def __float__(self) -> builtins.float:
         return float(self.item())
 
     def __int__(self) -> int:
@@ -620,18 +633,30 @@ def _shape(shape: tuple[Any, ...]) -> tuple[int, ...]:
 
 def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
-    return Tensor(np.zeros(_shape(shape), dtype=_dtype(dtype)), dtype=_dtype(dtype), requires_grad=requires_grad)
+    return Tensor(
+        np.zeros(_shape(shape), dtype=_dtype(dtype)),
+        dtype=_dtype(dtype),
+        requires_grad=requires_grad,
+    )
 
 
 def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones."""
-    return Tensor(np.ones(_shape(shape), dtype=_dtype(dtype)), dtype=_dtype(dtype), requires_grad=requires_grad)
+    return Tensor(
+        np.ones(_shape(shape), dtype=_dtype(dtype)),
+        dtype=_dtype(dtype),
+        requires_grad=requires_grad,
+    )
 
 
 def full(shape: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor filled with ``fill_value``."""
     shp = _shape((shape,) if isinstance(shape, int) else tuple(shape))
-    return Tensor(np.full(shp, fill_value, dtype=_dtype(dtype)), dtype=_dtype(dtype), requires_grad=requires_grad)
+    return Tensor(
+        np.full(shp, fill_value, dtype=_dtype(dtype)),
+        dtype=_dtype(dtype),
+        requires_grad=requires_grad,
+    )
 
 
 def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -645,19 +670,27 @@ def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tens
 
 
 def arange(
-    start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
+    start: float,
+    stop: float | None = None,
+    step: float = 1,
+    dtype: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
     """Evenly spaced values in ``[start, stop)`` (float32 unless ``dtype`` is given)."""
     if stop is None:
         start, stop = 0, start
-    return Tensor(np.arange(start, stop, step, dtype=_dtype(dtype)), dtype=_dtype(dtype), requires_grad=requires_grad)
+    return Tensor(
+        np.arange(start, stop, step, dtype=_dtype(dtype)),
+        dtype=_dtype(dtype),
+        requires_grad=requires_grad,
+    )
 
 
 def _check_generator(generator: Any, name: str) -> np.random.Generator:
     if not isinstance(generator, np.random.Generator):
         raise TypeError(
-            f"{name}: generator must be a numpy.random.Generator (e.g. numpy.random.default_rng(0)), "
+            f"{name}: generator must be a numpy.random.Generator "
+            f"(e.g. numpy.random.default_rng(0)), "
             f"got {type(generator).__name__}"
         )
     return generator
@@ -669,7 +702,9 @@ def randn(
     """Standard-normal samples drawn from an explicit ``numpy.random.Generator``."""
     gen = _check_generator(generator, "randn")
     dt = _dtype(dtype)
-    data = gen.standard_normal(_shape(shape), dtype=dt if dt in (np.float32, np.float64) else np.float64)
+    data = gen.standard_normal(
+        _shape(shape), dtype=dt if dt in (np.float32, np.float64) else np.float64
+    )
     return Tensor(data.astype(dt, copy=False), dtype=dt, requires_grad=requires_grad)
 
 
