@@ -1,0 +1,179 @@
+"""Stochastic gradient descent with momentum, in both momentum conventions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from gradstep.optim._kernels import axpy, scal
+from gradstep.optim.optimizer import Alloc, Optimizer, _check_nonneg
+
+__all__ = ["SGD", "sgd_update", "MOMENTUM_FORMS"]
+
+MOMENTUM_FORMS = ("pytorch", "sutskever")
+
+
+def sgd_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    buf: np.ndarray | None,
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+    momentum_form: str = "pytorch",
+    first: bool = False,
+    work: np.ndarray | None = None,
+) -> None:
+    r"""One SGD step on arrays, in place (``param`` and ``buf`` are updated).
+
+    With :math:`g` = ``grad`` (negated when ``maximize``), :math:`\lambda` = ``weight_decay``,
+    :math:`\mu` = ``momentum``, :math:`\tau` = ``dampening``, :math:`\eta` = ``lr``,
+    :math:`b` = ``buf``, :math:`p` = ``param``:
+
+    .. math::
+
+        d &= g + \lambda p \\
+        \text{pytorch:}\quad b &\leftarrow \mu b + (1-\tau) d \quad (b \leftarrow d
+            \text{ on the first step}),\qquad
+            p \leftarrow p - \eta\,(\text{nesterov} ? d + \mu b : b) \\
+        \text{sutskever:}\quad b &\leftarrow \mu b - \eta d \quad (b_0 = 0),\qquad
+            p \leftarrow p + (\text{nesterov} ? \mu b - \eta d : b)
+
+    The PyTorch form keeps the learning rate outside the buffer (PyTorch, optax); the
+    Sutskever form puts it inside (Sutskever et al. 2013, "On the importance of
+    initialization and momentum in deep learning", ICML; Keras, scikit-learn). Both agree
+    while ``lr`` is constant; when it changes the buffer of the Sutskever form still carries
+    the old rate. Nesterov momentum: Nesterov (1983), in the form of Sutskever et al. (2013).
+
+    Args:
+        param, grad: arrays of one shape and dtype (``grad`` is not modified).
+        buf: momentum buffer like ``param`` (None when ``momentum == 0``).
+        first: this is the buffer's first step (PyTorch form: it is set to ``d``).
+        work: optional scratch array like ``param`` (needed for ``maximize``,
+            ``weight_decay`` or ``nesterov``; allocated when missing).
+    """
+    d = grad
+    if maximize or weight_decay != 0:
+        d = work if work is not None else np.empty_like(param)
+        if maximize:
+            np.negative(grad, out=d)
+        else:
+            np.copyto(d, grad)
+        if weight_decay != 0:
+            axpy(weight_decay, param, d)
+    if momentum == 0 or buf is None:
+        axpy(-lr, d, param)
+        return
+    if momentum_form == "sutskever":
+        scal(momentum, buf)
+        axpy(-lr, d, buf)
+        if nesterov:
+            axpy(momentum, buf, param)
+            axpy(-lr, d, param)
+        else:
+            axpy(1.0, buf, param)
+        return
+    if first:
+        np.copyto(buf, d)
+    else:
+        scal(momentum, buf)
+        axpy(1.0 - dampening, d, buf)
+    if nesterov:
+        if d is grad:
+            d = work if work is not None else np.empty_like(param)
+            np.copyto(d, grad)
+        axpy(momentum, buf, d)
+        axpy(-lr, d, param)
+    else:
+        axpy(-lr, buf, param)
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, optionally with (Nesterov) momentum and weight decay.
+
+    PyTorch semantics exactly (``torch.optim.SGD``) in the default ``momentum_form="pytorch"``;
+    ``momentum_form="sutskever"`` gives the Keras / scikit-learn convention. See
+    :func:`sgd_update` for the update rule. Weight decay is coupled (L2 added to the
+    gradient before momentum).
+
+    Args:
+        params: parameters or parameter groups.
+        lr: learning rate :math:`\eta` (>= 0).
+        momentum: :math:`\mu` (>= 0).
+        dampening: :math:`\tau` (>= 0; PyTorch form only).
+        nesterov: Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
+        weight_decay: L2 coefficient :math:`\lambda` (>= 0).
+        maximize: ascend the objective instead.
+        momentum_form: ``"pytorch"`` (``b = mu*b + g; p -= lr*b``) or ``"sutskever"``
+            (``v = mu*v - lr*g; p += v``).
+        flat: move the parameters into flat buffers (see :meth:`Optimizer.flatten`).
+
+    State per parameter: ``momentum_buffer`` (when ``momentum > 0``).
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        maximize: bool = False,
+        momentum_form: str = "pytorch",
+        *,
+        flat: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
+            weight_decay=weight_decay, maximize=maximize, momentum_form=momentum_form,
+        )
+        super().__init__(params, defaults)
+        if flat:
+            self.flatten()
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        name = type(self).__name__
+        for k in ("lr", "momentum", "dampening", "weight_decay"):
+            _check_nonneg(name, k, group[k])
+        form = group["momentum_form"]
+        if form not in MOMENTUM_FORMS:
+            raise ValueError(f"{name}: momentum_form must be one of {MOMENTUM_FORMS}, got {form!r}")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(
+                f"{name}: nesterov=True requires momentum > 0 and dampening == 0, got "
+                f"momentum={group['momentum']!r}, dampening={group['dampening']!r}"
+            )
+        if form == "sutskever" and group["dampening"] != 0:
+            raise ValueError(
+                f"{name}: dampening is not defined for momentum_form='sutskever', "
+                f"got dampening={group['dampening']!r}"
+            )
+
+    def _update(
+        self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
+        alloc: Alloc,
+    ) -> None:
+        momentum = group["momentum"]
+        buf = None
+        first = False
+        sutskever = group["momentum_form"] == "sutskever"
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                first = True
+                buf = alloc("momentum_buffer", 0.0 if sutskever else None)
+                state["momentum_buffer"] = buf
+        need_work = group["maximize"] or group["weight_decay"] != 0 or group["nesterov"]
+        sgd_update(
+            param, grad, buf, lr=group["lr"], momentum=momentum, dampening=group["dampening"],
+            nesterov=group["nesterov"], weight_decay=group["weight_decay"],
+            maximize=group["maximize"], momentum_form=group["momentum_form"], first=first,
+            work=self._work(param, 0) if need_work else None,
+        )
