@@ -5,7 +5,7 @@ The public API is re-exported here; see the README for a tour.
 
 from __future__ import annotations
 
-from gradstep import data, datasets, ops
+from gradstep import data, datasets, ops, optim
 from gradstep.errors import (
     CheckpointError,
     ConfigError,
@@ -81,7 +81,7 @@ from gradstep.tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "data", "datasets",
+    "data", "datasets", "optim",
     "Checkpoint", "load", "save",
     "CheckpointError", "ConfigError", "DataError", "GradcheckError", "GradError",
     "GradstepError", "NonFiniteError", "ShapeError", "Tensor", "abs", "add", "arange",
