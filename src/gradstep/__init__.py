@@ -5,7 +5,7 @@ The public API is re-exported here; see the README for a tour.
 
 from __future__ import annotations
 
-from gradstep import data, datasets, ops, optim
+from gradstep import data, datasets, nn, ops, optim
 from gradstep.errors import (
     CheckpointError,
     ConfigError,
@@ -88,7 +88,7 @@ __all__ = [
     "as_tensor", "broadcast_to", "cat", "clamp", "clip", "concatenate", "div",
     "enable_grad", "exp", "flatten", "full", "gelu", "getitem", "gradcheck",
     "is_grad_enabled", "leaky_relu", "log", "log_softmax", "logsumexp", "matmul", "max",
-    "maximum", "mean", "min", "minimum", "mul", "neg", "no_grad", "ones", "ones_like",
+    "maximum", "mean", "min", "minimum", "mul", "neg", "nn", "no_grad", "ones", "ones_like",
     "ops", "permute", "pow", "rand", "randn", "relu", "reshape", "set_grad_enabled",
     "sigmoid", "softmax", "sqrt", "squeeze", "stack", "sub", "sum", "tanh", "tensor",
     "transpose", "unsqueeze", "var", "where", "zeros", "zeros_like",
