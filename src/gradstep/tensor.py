@@ -306,7 +306,8 @@ class Tensor:
                 elif key in owned:
                     prev += pg
                 else:
-                    grads[key] = prev + pg
+                    # asarray: for 0-d inputs NumPy returns a scalar, which `+=` cannot update
+                    grads[key] = np.asarray(prev + pg)
                     owned.add(key)
 
     # ------------------------------------------------------------- utilities
