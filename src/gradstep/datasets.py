@@ -11,7 +11,9 @@ from gradstep.data.datasets import (
     load_csv,
     load_diabetes,
     load_digits,
+    load_fashion_mnist,
     load_iris,
+    load_mnist,
     load_wine,
 )
 
@@ -21,6 +23,8 @@ __all__ = [
     "load_csv",
     "load_diabetes",
     "load_digits",
+    "load_fashion_mnist",
     "load_iris",
+    "load_mnist",
     "load_wine",
 ]

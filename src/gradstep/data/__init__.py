@@ -16,18 +16,38 @@ from gradstep.data.dataset import (
     train_test_split,
 )
 from gradstep.data.datasets import (
+    FASHION_MNIST,
+    MNIST,
     Dataset,
+    IdxFile,
+    IdxSource,
     load_breast_cancer,
     load_csv,
     load_diabetes,
     load_digits,
+    load_fashion_mnist,
+    load_idx_dataset,
     load_iris,
+    load_mnist,
     load_wine,
 )
+from gradstep.data.download import cache_dir, download_file
+from gradstep.data.idx import read_idx, write_idx
 from gradstep.data.loader import DataLoader, global_batch_slices, shard_bounds
 from gradstep.data.transforms import MinMaxScale, OneHot, Standardize
 
 __all__ = [
+    "FASHION_MNIST",
+    "MNIST",
+    "IdxFile",
+    "IdxSource",
+    "cache_dir",
+    "download_file",
+    "load_fashion_mnist",
+    "load_idx_dataset",
+    "load_mnist",
+    "read_idx",
+    "write_idx",
     "ArrayDataset",
     "DataLoader",
     "Dataset",
