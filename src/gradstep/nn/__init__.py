@@ -98,3 +98,5 @@ __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
 ]
+
+from gradstep.nn import utils  # noqa: E402,F401  (clip_grad_norm_, clip_grad_value_, ...)

@@ -8,6 +8,7 @@ calls, once per parameter or once per flat segment.
 
 from __future__ import annotations
 
+from gradstep.optim import lr_scheduler
 from gradstep.optim.adagrad import Adagrad, adagrad_update
 from gradstep.optim.adam import Adam, AdamW, adam_update
 from gradstep.optim.flat import FlatBuffer, FlatSegment, flatten_parameters
@@ -17,6 +18,6 @@ from gradstep.optim.sgd import SGD, sgd_update
 
 __all__ = [
     "Adagrad", "Adam", "AdamW", "FlatBuffer", "FlatSegment", "Optimizer", "RMSprop", "SGD",
-    "adagrad_update", "adam_update", "flatten_parameters", "rmsprop_update",
+    "adagrad_update", "adam_update", "flatten_parameters", "lr_scheduler", "rmsprop_update",
     "sgd_update",
 ]
