@@ -10,6 +10,7 @@ no file behind.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import tempfile
 import urllib.error
@@ -111,7 +112,7 @@ def download_file(
                         raise DataError(
                             f"download {url}: incomplete, got {got} of {declared} bytes"
                         )
-            except (urllib.error.URLError, OSError, ValueError) as exc:
+            except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
                 if isinstance(exc, DataError):
                     raise
                 raise DataError(f"download {url}: failed: {exc}") from None
