@@ -18,6 +18,8 @@ from gradstep.errors import (
 )
 from gradstep.checkpoint import Checkpoint, load, save
 from gradstep.gradcheck import gradcheck
+from gradstep.interop import load_weights, save_weights
+from gradstep.onnx_export import export_onnx
 from gradstep.ops import (
     abs,
     add,
@@ -83,6 +85,7 @@ __version__ = "0.1.0"
 __all__ = [
     "data", "datasets", "optim",
     "Checkpoint", "load", "save",
+    "save_weights", "load_weights", "export_onnx",
     "CheckpointError", "ConfigError", "DataError", "GradcheckError", "GradError",
     "GradstepError", "NonFiniteError", "ShapeError", "Tensor", "abs", "add", "arange",
     "as_tensor", "broadcast_to", "cat", "clamp", "clip", "concatenate", "div",

@@ -32,6 +32,7 @@ import numpy as np
 
 from gradstep.checkpoint import read_safetensors, write_safetensors
 from gradstep.errors import CheckpointError
+from gradstep.nn.module import IncompatibleKeys
 
 __all__ = ["save_weights", "load_weights", "state_dict_arrays", "INT64_KEYS"]
 
@@ -119,7 +120,7 @@ def _read_weights(path: PathLike) -> dict[str, np.ndarray]:
     return tensors
 
 
-def load_weights(path: PathLike, model: Any, *, strict: bool = True) -> Any:
+def load_weights(path: PathLike, model: Any, *, strict: bool = True) -> IncompatibleKeys:
     """Load a safetensors weights file (gradstep's or PyTorch's) into ``model`` in place.
 
     Every tensor is checked before anything is written: with ``strict`` the file must
@@ -136,8 +137,8 @@ def load_weights(path: PathLike, model: Any, *, strict: bool = True) -> Any:
         strict: require exactly the model's names (missing and unexpected both fail).
 
     Returns:
-        ``(missing_keys, unexpected_keys)`` as :meth:`Module.load_state_dict` returns them
-        (both empty when ``strict``).
+        ``IncompatibleKeys(missing_keys, unexpected_keys)``, as
+        :meth:`Module.load_state_dict` returns it (both empty when ``strict``).
 
     Raises:
         CheckpointError: the file is missing, malformed, or does not fit the model.
@@ -177,6 +178,7 @@ def load_weights(path: PathLike, model: Any, *, strict: bool = True) -> Any:
         )
     state = {k: v for k, v in tensors.items() if k in expected}
     try:
-        return fn(state, strict=strict)
+        fn(state, strict=False)
     except CheckpointError as exc:
         raise CheckpointError(f"{where}: {exc}") from None
+    return IncompatibleKeys(missing if not strict else [], unexpected if not strict else [])
