@@ -77,6 +77,9 @@ class Adagrad(Optimizer):
         flat: move the parameters into flat buffers (see :meth:`Optimizer.flatten`).
 
     State per parameter: ``step``, ``sum`` (created at construction, as PyTorch).
+
+    Note: a parameter group's own ``initial_accumulator_value`` is honoured here; PyTorch
+    starts every group's ``sum`` at the constructor's value.
     """
 
     def __init__(
