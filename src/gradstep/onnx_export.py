@@ -319,12 +319,10 @@ def _flatten(c: _Ctx, m: Any) -> str:
     end = int(getattr(m, "end_dim", -1))
     start = start + nd if start < 0 else start
     end = end + nd if end < 0 else end
-    if end == nd - 1:
-        if start == 0:
-            raise c.fail(m, "start_dim=0 would merge the dynamic batch dimension")
-        return c.g.node("Flatten", [c.x], c.key("out"), axis=start)
     if start == 0:
         raise c.fail(m, "start_dim=0 would merge the dynamic batch dimension")
+    if start == 1 and end == nd - 1:  # ONNX Flatten always gives 2-D: only this case
+        return c.g.node("Flatten", [c.x], c.key("out"), axis=1)
     target = [0] * start + [-1] + [int(d) for d in c.shape[end + 1 :]]
     shape = c.g.const(c.key("shape"), target, np.int64)
     return c.g.node("Reshape", [c.x, shape], c.key("out"))
