@@ -70,7 +70,8 @@ def _const(x: Any) -> Tensor:
 
 
 def _input(x: Any, dtype: Any, op: str) -> Tensor:
-    """Tensors pass through; arrays and lists become constant tensors of ``dtype``."""
+    """Tensors pass through; arrays and lists become constant tensors of ``dtype`` (None:
+    gradstep's default rule)."""
     if isinstance(x, Tensor):
         return x
     try:
@@ -79,6 +80,8 @@ def _input(x: Any, dtype: Any, op: str) -> Tensor:
         raise TypeError(f"{op}: cannot convert input of type {type(x).__name__}: {exc}") from None
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{op}: input must be numeric, got dtype {arr.dtype}")
+    if dtype is None:  # gradstep's rule: float64 stays float64, the rest becomes float32
+        dtype = np.float64 if arr.dtype == np.float64 else np.float32
     return _const(arr.astype(dtype, copy=False))
 
 
@@ -332,7 +335,7 @@ def max_pool2d(
     """
     if ceil_mode:
         raise NotImplementedError("max_pool2d: ceil_mode=True is not supported")
-    x = _input(input, np.float32, "max_pool2d")
+    x = _input(input, None, "max_pool2d")
     xd = x.data
     kh, kw, sh, sw, ph, pw, dh, dw, ho, wo = _pool_geometry(
         xd, kernel_size, stride, padding, dilation, "max_pool2d"
@@ -385,7 +388,7 @@ def avg_pool2d(
     """
     if ceil_mode:
         raise NotImplementedError("avg_pool2d: ceil_mode=True is not supported")
-    x = _input(input, np.float32, "avg_pool2d")
+    x = _input(input, None, "avg_pool2d")
     xd = x.data
     kh, kw, sh, sw, ph, pw, _, _, ho, wo = _pool_geometry(
         xd, kernel_size, stride, padding, 1, "avg_pool2d"
@@ -439,7 +442,7 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:  # noqa: A002
 
     Shape: ``(N, C, H, W) -> (N, C, out_h, out_w)``; ``None`` in ``output_size`` keeps that size.
     """
-    x = _input(input, np.float32, "adaptive_avg_pool2d")
+    x = _input(input, None, "adaptive_avg_pool2d")
     xd = x.data
     if xd.ndim not in (3, 4):
         raise ShapeError(f"adaptive_avg_pool2d: expected (N, C, H, W) or (C, H, W), got {xd.shape}")
@@ -487,7 +490,7 @@ def dropout(
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
-    x = _input(input, np.float32, "dropout")
+    x = _input(input, None, "dropout")
     if not training or p == 0.0:
         return x
     if not isinstance(generator, np.random.Generator):
@@ -524,7 +527,8 @@ def batch_norm(
 
     Shape: ``(N, C)``, ``(N, C, L)`` or ``(N, C, H, W)`` -> same.
     """
-    x = _input(input, np.float32, "batch_norm")
+    ref = weight if weight is not None else running_mean
+    x = _input(input, None if ref is None else ref.dtype, "batch_norm")
     xd = x.data
     if xd.ndim < 2:
         raise ShapeError(f"batch_norm: expected input of shape (N, C, ...), got {xd.shape}")
@@ -578,7 +582,7 @@ def layer_norm(
 
     Shape: ``(*, *normalized_shape)`` -> same.
     """
-    x = _input(input, np.float32, "layer_norm")
+    x = _input(input, None if weight is None else weight.dtype, "layer_norm")
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     xd = x.data
     if xd.shape[xd.ndim - len(shape) :] != shape or len(shape) > xd.ndim:
@@ -696,7 +700,7 @@ def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor: 
 
     Shape: any -> same.
     """
-    x = _input(input, np.float32, "softplus")
+    x = _input(input, None, "softplus")
     bx = ops.mul(x, beta)
     soft = ops.div(
         ops.add(ops.relu(bx), ops.log(ops.add(ops.exp(ops.neg(ops.abs(bx))), 1.0))), beta
@@ -706,7 +710,7 @@ def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor: 
 
 def elu(input: Any, alpha: float = 1.0) -> Tensor:  # noqa: A002
     """``x`` if positive else ``alpha * (exp(x) - 1)``. Shape: any -> same."""
-    x = _input(input, np.float32, "elu")
+    x = _input(input, None, "elu")
     neg = ops.mul(ops.sub(ops.exp(ops.minimum(x, 0.0)), 1.0), alpha)
     return ops.where(x.data > 0, x, neg)
 
@@ -736,7 +740,7 @@ def _target(target: Any, like: Tensor, op: str) -> Tensor:
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Mean squared error ``(x - y)^2``. Shape: input and target ``(*)`` (same shape)."""
     _check_reduction(reduction, "mse_loss")
-    x = _input(input, np.float32, "mse_loss")
+    x = _input(input, None, "mse_loss")
     d = ops.sub(x, _target(target, x, "mse_loss"))
     return _reduce(ops.mul(d, d), reduction)
 
@@ -744,7 +748,7 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noq
 def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Mean absolute error ``|x - y|``. Shape: input and target ``(*)`` (same shape)."""
     _check_reduction(reduction, "l1_loss")
-    x = _input(input, np.float32, "l1_loss")
+    x = _input(input, None, "l1_loss")
     return _reduce(ops.abs(ops.sub(x, _target(target, x, "l1_loss"))), reduction)
 
 
@@ -756,7 +760,7 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
     _check_reduction(reduction, "huber_loss")
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
-    x = _input(input, np.float32, "huber_loss")
+    x = _input(input, None, "huber_loss")
     d = ops.sub(x, _target(target, x, "huber_loss"))
     ad = ops.abs(d)
     quad = ops.mul(ops.mul(d, d), 0.5)
@@ -894,7 +898,7 @@ def cross_entropy(
     _check_reduction(reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    x = _input(input, np.float32, "cross_entropy")
+    x = _input(input, None, "cross_entropy")
     xd = x.data
     if xd.ndim == 0:
         raise ShapeError("cross_entropy: input must have a class dimension, got a scalar")
@@ -948,7 +952,7 @@ def nll_loss(
     ``(N, d1, ...)``; output scalar, or the target's shape when ``reduction='none'``.
     """
     _check_reduction(reduction, "nll_loss")
-    x = _input(input, np.float32, "nll_loss")
+    x = _input(input, None, "nll_loss")
     xd = x.data
     if xd.ndim == 0:
         raise ShapeError("nll_loss: input must have a class dimension, got a scalar")
@@ -991,7 +995,7 @@ def binary_cross_entropy(
     Shape: input and target ``(*)`` (same shape); output scalar or ``(*)``.
     """
     _check_reduction(reduction, "binary_cross_entropy")
-    x = _input(input, np.float32, "binary_cross_entropy")
+    x = _input(input, None, "binary_cross_entropy")
     xd = x.data
     dt = xd.dtype
     y = _target(target, x, "binary_cross_entropy").data.astype(dt, copy=False)
@@ -1040,7 +1044,7 @@ def binary_cross_entropy_with_logits(
     """
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     op = "binary_cross_entropy_with_logits"
-    x = _input(input, np.float32, op)
+    x = _input(input, None, op)
     xd = x.data
     dt = xd.dtype
     y = _target(target, x, op).data.astype(dt, copy=False)

@@ -284,7 +284,7 @@ class Conv2d(Module):
 
 class _Pool(Module):
     def _check(self, x: Any) -> tuple[Tensor, tuple[int, ...] | None]:
-        xt = x if isinstance(x, Tensor) else F._input(x, np.float32, type(self).__name__)
+        xt = x if isinstance(x, Tensor) else F._input(x, None, type(self).__name__)
         if xt.ndim == 3:
             return ops.reshape(xt, (1, *xt.shape)), xt.shape
         if xt.ndim != 4:
@@ -840,7 +840,7 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, x: Any) -> Tensor:
-        xt = x if isinstance(x, Tensor) else F._input(x, np.float32, "Softmax")
+        xt = x if isinstance(x, Tensor) else F._input(x, None, "Softmax")
         return ops.softmax(xt, _softmax_dim(self.dim, xt.ndim))
 
     def extra_repr(self) -> str:
@@ -859,7 +859,7 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, x: Any) -> Tensor:
-        xt = x if isinstance(x, Tensor) else F._input(x, np.float32, "LogSoftmax")
+        xt = x if isinstance(x, Tensor) else F._input(x, None, "LogSoftmax")
         return ops.log_softmax(xt, _softmax_dim(self.dim, xt.ndim))
 
     def extra_repr(self) -> str:
