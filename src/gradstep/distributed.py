@@ -39,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import time
 import traceback
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
@@ -53,7 +54,9 @@ from gradstep.tensor import Tensor
 __all__ = [
     "DistributedSampler",
     "GradientAverager",
+    "DataParallel",
     "allreduce_sum",
+    "attach",
     "assert_synchronized",
     "barrier",
     "broadcast_arrays",
@@ -509,6 +512,20 @@ class GradientAverager:
                 b *= local_count
         return bufs
 
+    def poison(self) -> None:
+        """Fill every gradient with NaN (a rank met a non-finite loss: nobody may step)."""
+        flat = self._flat_buffer()
+        if flat is not None:
+            flat.bind()
+            for b in self.buffers():
+                b.fill(np.nan)
+            return
+        for p in self.params:
+            if p.grad is None or p.grad.shape != p.data.shape:
+                p.grad = np.full(p.data.shape, np.nan, dtype=p.data.dtype)
+            else:
+                p.grad.fill(np.nan)
+
     def finish(self, global_count: int) -> None:
         """Divide the summed buffers by ``global_count`` and hand them to ``param.grad``."""
         bufs = self.buffers()
@@ -589,3 +606,127 @@ def reduce_mean(metrics: Mapping[str, float], count: float, comm: Any = None) ->
     tot = allreduce_sum(vals, comm)
     n = tot[-1]
     return {k: (float(tot[i] / n) if n > 0 else float("nan")) for i, k in enumerate(keys)}
+
+
+# ---------------------------------------------------------------------------- fit hook
+class DataParallel:
+    """What :class:`gradstep.train.Trainer` does differently on more than one rank.
+
+    Created by :func:`attach`; the trainer calls :meth:`begin_step` before the forward
+    passes of an optimizer step and :meth:`end_step` after the backward passes (the loss of
+    each batch is summed over its examples and backpropagated with seed 1). ``end_step``
+    makes everything about the step global with two collectives:
+
+    1. one small ``Allreduce`` of the step's increments of the running metric sums (loss
+       sum, example count, metric sums) plus a "bad step" flag, so every rank holds the
+       global running sums (progress, history, checkpoints and epoch logs see the whole
+       batch, and a mid-epoch checkpoint written by rank 0 is valid for every rank);
+    2. the in-place ``Allreduce`` of the flat gradient buffer, divided by the global count.
+
+    If any rank met a non-finite loss, every rank's gradients become NaN instead, so the
+    trainer's gradient check makes all ranks skip (or raise on) the same step.
+    """
+
+    def __init__(self, trainer: Any, comm: Any = None) -> None:
+        self.trainer = trainer
+        self.comm = _COMM if comm is None else comm
+        self.averager = GradientAverager(trainer.optimizer, comm=self.comm)
+        self._before: np.ndarray | None = None
+        self.allreduce_seconds = 0.0
+
+    @staticmethod
+    def _sums_vector(sums: Any) -> np.ndarray:
+        return np.array([sums.loss, sums.n, *sums.values], dtype=np.float64)
+
+    def begin_step(self, sums: Any) -> None:
+        """Remember the running sums before the step's batches are added."""
+        self._before = self._sums_vector(sums)
+
+    def end_step(self, sums: Any, ok: bool) -> tuple[float, int]:
+        """Make the step global; returns ``(global loss sum, global example count)``.
+
+        ``sums`` (the trainer's running metric sums) is updated in place to the global sums.
+        """
+        from mpi4py import MPI
+
+        before = self._before if self._before is not None else np.zeros(2 + len(sums.values))
+        delta = self._sums_vector(sums) - before
+        msg = np.append(delta, 0.0 if ok else 1.0)
+        t0 = time.perf_counter()
+        self.comm.Allreduce(MPI.IN_PLACE, msg, op=MPI.SUM)
+        delta, bad = msg[:-1], msg[-1]
+        total = int(round(delta[1]))
+        if bad:
+            self.averager.poison()
+        else:
+            bufs = self.averager.pack(int(round(self._sums_vector(sums)[1] - before[1])))
+            for b in bufs:
+                self.comm.Allreduce(MPI.IN_PLACE, b, op=MPI.SUM)
+            self.averager.finish(total)
+        self.allreduce_seconds += time.perf_counter() - t0
+        now = before + delta
+        sums.loss, sums.n = float(now[0]), int(round(now[1]))
+        sums.values = [float(v) for v in now[2:]]
+        self._before = None
+        return float(delta[0]), total
+
+    def loader_state(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """A loader state saved by rank 0, made loadable by this rank (same world size)."""
+        out = dict(state)
+        saved = out.get("shard")
+        if isinstance(saved, list) and len(saved) == 2 and saved[1] == world_size():
+            out["shard"] = [rank(), world_size()]
+        return out
+
+
+def _generator_digest(gen: Any) -> str:
+    import json
+
+    state = getattr(getattr(gen, "bit_generator", None), "state", None)
+    return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def attach(trainer: Any) -> DataParallel | None:
+    """Prepare a trainer for data parallelism; None when running as a single process.
+
+    Calls :func:`init` when the process was started by an MPI launcher (see
+    :func:`launched_by_mpi`). With more than one rank: sets ``trainer.is_main``, shards the
+    training loader (``shard=(rank, world_size)``, so ``batch_size`` is per rank and the
+    global batch is ``world_size * batch_size``) unless it is sharded already, checks that
+    the loader's generator is in the same state on every rank, and broadcasts the model's
+    parameters and buffers from rank 0.
+
+    Raises:
+        ConfigError: the loaders' generators differ between ranks, or the loader is sharded
+            for another world size.
+    """
+    if not is_initialized():
+        if not launched_by_mpi():
+            return None
+        init()
+    k = world_size()
+    if k == 1:
+        return None
+    trainer.is_main = is_main()
+    loader = trainer.loader
+    if hasattr(loader, "world_size") and hasattr(loader, "rank"):
+        if loader.world_size == 1:
+            loader.rank, loader.world_size = rank(), k
+        elif (loader.rank, loader.world_size) != (rank(), k):
+            raise ConfigError(
+                f"fit: the training loader is sharded as {(loader.rank, loader.world_size)}, "
+                f"but this is rank {rank()} of {k}"
+            )
+    gen = getattr(loader, "generator", None)
+    if gen is not None:
+        digest = np.frombuffer(bytes.fromhex(_generator_digest(gen)), dtype=np.uint8).copy()
+        every = np.empty((k, digest.size), dtype=np.uint8)
+        _COMM.Allgather(digest, every)
+        differ = [r for r in range(k) if not np.array_equal(every[r], every[0])]
+        if differ:
+            raise ConfigError(
+                f"fit: the training loader's generator differs on ranks {differ} from rank 0's; "
+                "seed it identically on every rank so all ranks draw the same permutation"
+            )
+    broadcast_parameters(trainer.model)
+    return DataParallel(trainer)
