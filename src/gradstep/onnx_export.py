@@ -46,7 +46,14 @@ import numpy as np
 
 from gradstep.errors import GradstepError
 
-__all__ = ["export_onnx", "OnnxExportError", "SUPPORTED_LAYERS", "OPSET"]
+__all__ = [
+    "export_onnx",
+    "export_checkpoint",
+    "infer_input_shape",
+    "OnnxExportError",
+    "SUPPORTED_LAYERS",
+    "OPSET",
+]
 
 OPSET = 17
 """ONNX operator set the graphs use (LayerNormalization needs 17)."""
@@ -610,3 +617,98 @@ def export_onnx(
         onnx.checker.check_model(proto, full_check=True)
     _write_atomic(path, proto.SerializeToString())
     return Path(os.fspath(path))
+
+
+# ----------------------------------------------------------------------- checkpoints
+
+_SHAPE_KEYS = ("input_shape", "example_shape")
+
+
+def _shape_in(obj: Any, depth: int = 0) -> tuple[int, ...] | None:
+    """A recorded per-example input shape inside a checkpoint's metadata, if any."""
+    if not isinstance(obj, dict) or depth > 3:
+        return None
+    for key in _SHAPE_KEYS:
+        v = obj.get(key)
+        if isinstance(v, (list, tuple)) and v and all(isinstance(d, int) and d > 0 for d in v):
+            return tuple(int(d) for d in v)
+    for v in obj.values():
+        found = _shape_in(v, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def infer_input_shape(model: Any) -> tuple[int, ...] | None:
+    """Per-example input shape implied by the model's first layer, when it is unambiguous.
+
+    A network whose first layer with weights is a ``Linear`` (after any ``Flatten``,
+    ``Dropout`` or ``Identity``) takes ``(in_features,)``; anything else (a ``Conv2d``
+    whose spatial size is unknown, an ``Embedding`` whose sequence length is unknown)
+    gives None.
+    """
+    for _, layer in _layers(model):
+        name = type(layer).__name__
+        if name == "Linear":
+            return (int(layer.in_features),)
+        if name in ("Flatten", "Dropout", "Dropout2d", "Identity"):
+            continue
+        return None
+    return None
+
+
+def export_checkpoint(
+    checkpoint: PathLike,
+    path: PathLike,
+    *,
+    input_shape: tuple[int, ...] | list[int] | None = None,
+) -> Path:
+    """Export the model of a gradstep checkpoint (e.g. written by ``gradstep train``) to ONNX.
+
+    The model is rebuilt from the config recorded in the checkpoint and its weights are
+    loaded (:func:`gradstep.load`). The per-example input shape is, in order: the
+    ``input_shape`` argument, an ``input_shape`` recorded in the checkpoint's metadata,
+    or the one the first layer implies (``Linear``: ``(in_features,)``).
+
+    Args:
+        checkpoint: the ``.safetensors`` checkpoint.
+        path: the ``.onnx`` file to write.
+        input_shape: shape of one example without the batch dimension, e.g. ``(1, 28, 28)``.
+
+    Returns:
+        The path written.
+
+    Raises:
+        CheckpointError: the checkpoint is unreadable or records no model config.
+        ConfigError: the input shape is unknown (pass ``input_shape``) or invalid.
+        OnnxExportError: the model holds a layer that cannot be exported.
+    """
+    from gradstep.checkpoint import load
+    from gradstep.errors import CheckpointError, ConfigError
+
+    ck = load(checkpoint)
+    if ck.model is None:
+        raise CheckpointError(
+            f"export: checkpoint {os.fspath(checkpoint)!r} records no model config, so the "
+            "model cannot be rebuilt; use gradstep.export_onnx(model, path, example) instead"
+        )
+    model = ck.model
+    shape: tuple[int, ...] | None
+    if input_shape is not None:
+        shape = tuple(int(d) for d in input_shape)
+        if not shape or any(d <= 0 for d in shape):
+            raise ConfigError(
+                f"export: input shape must be positive integers, got {tuple(input_shape)}"
+            )
+    else:
+        shape = _shape_in(ck.meta) or infer_input_shape(model)
+    if shape is None:
+        raise ConfigError(
+            f"export: the input shape of the model in {os.fspath(checkpoint)!r} is not "
+            "recorded and cannot be inferred from its first layer; pass it, e.g. "
+            "--input-shape 1,28,28"
+        )
+    first = next(iter(_layers(model)), ("", None))[1]
+    dtype = np.int64 if type(first).__name__ == "Embedding" else np.float32
+    example = np.zeros((1, *shape), dtype=dtype)
+    return export_onnx(model, path, example)

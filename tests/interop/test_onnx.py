@@ -192,3 +192,31 @@ def test_import_gradstep_does_not_import_onnx():
 
 def test_public_api():
     assert gs.export_onnx is export_onnx
+
+
+def test_export_checkpoint_of_builder_models(rng, tmp_path):
+    models = pytest.importorskip("gradstep.models")
+    from gradstep.errors import ConfigError
+    from gradstep.onnx_export import export_checkpoint, infer_input_shape
+
+    mlp = models.build("mlp:8:dropout=0.1", (1, 4, 4), 3, generator=1)
+    cnn = models.build("cnn:4", (1, 8, 8), 3, generator=2)
+    assert infer_input_shape(mlp) == (16,)
+    assert infer_input_shape(cnn) is None
+    gs.save(tmp_path / "mlp.safetensors", mlp, epoch=1)
+    gs.save(tmp_path / "cnn.safetensors", cnn, epoch=1)
+
+    export_checkpoint(tmp_path / "mlp.safetensors", tmp_path / "mlp.onnx")
+    x = rng.standard_normal((5, 16)).astype(np.float32)
+    assert_close(_session(tmp_path / "mlp.onnx").run(None, {"input": x})[0], _gs_out(mlp.eval(), x))
+
+    with pytest.raises(ConfigError, match="input shape"):
+        export_checkpoint(tmp_path / "cnn.safetensors", tmp_path / "cnn.onnx")
+    export_checkpoint(tmp_path / "cnn.safetensors", tmp_path / "cnn.onnx", input_shape=(1, 8, 8))
+    x = rng.standard_normal((4, 1, 8, 8)).astype(np.float32)
+    assert_close(_session(tmp_path / "cnn.onnx").run(None, {"input": x})[0], _gs_out(cnn.eval(), x))
+
+    # a shape recorded in the checkpoint's metadata is used
+    gs.save(tmp_path / "cnn2.safetensors", cnn, data={"input_shape": [1, 8, 8]})
+    export_checkpoint(tmp_path / "cnn2.safetensors", tmp_path / "cnn2.onnx")
+    assert _dims(_check_file(tmp_path / "cnn2.onnx").graph.input[0]) == ["batch", 1, 8, 8]
