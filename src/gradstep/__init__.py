@@ -5,7 +5,8 @@ The public API is re-exported here; see the README for a tour.
 
 from __future__ import annotations
 
-from gradstep import data, datasets, nn, ops, optim
+from gradstep import callbacks, data, datasets, metrics, models, nn, ops, optim
+from gradstep.checkpoint import Checkpoint, load, save
 from gradstep.errors import (
     CheckpointError,
     ConfigError,
@@ -16,7 +17,6 @@ from gradstep.errors import (
     NonFiniteError,
     ShapeError,
 )
-from gradstep.checkpoint import Checkpoint, load, save
 from gradstep.gradcheck import gradcheck
 from gradstep.interop import load_weights, save_weights
 from gradstep.onnx_export import export_onnx
@@ -79,10 +79,12 @@ from gradstep.tensor import (
     zeros,
     zeros_like,
 )
+from gradstep.train import History, evaluate, fit, predict
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "History", "callbacks", "evaluate", "fit", "metrics", "models", "predict",
     "data", "datasets", "optim",
     "Checkpoint", "load", "save",
     "save_weights", "load_weights", "export_onnx",

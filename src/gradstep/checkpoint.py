@@ -440,12 +440,14 @@ def _jsonable(obj: Any, where: str) -> Any:
 def _model_config(model: Any) -> Any:
     """The model's reconstruction config, if it offers one (``model.config()``)."""
     cfg = getattr(model, "gradstep_config", None)
-    if cfg is None:
-        fn = getattr(model, "config", None)
+    for meth in ("to_config", "config"):
+        if cfg is not None:
+            break
+        fn = getattr(model, meth, None)
         if callable(fn):
             try:
                 cfg = fn()
-            except (NotImplementedError, TypeError, AttributeError):
+            except (NotImplementedError, TypeError, AttributeError, ValueError):
                 cfg = None
     if cfg is None:
         return None
@@ -628,8 +630,8 @@ def load(
         from gradstep import models  # local import: models imports nn, which imports much
 
         try:
-            model = models.from_config(ck.model_config)  # type: ignore[attr-defined]
-        except (ValueError, TypeError, KeyError) as exc:
+            model = models.from_config(ck.model_config)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise _err(path, f"cannot rebuild the model from its config: {exc}") from None
     if model is not None:
         _restore(path, "model", model, model_state, strict=strict)
