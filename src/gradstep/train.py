@@ -912,6 +912,7 @@ def fit(
     on_nonfinite: str = "raise",
     shuffle: bool = True,
     verbose: int = 1,
+    track: str | None = None,
 ) -> History:
     """Train ``model`` by gradient descent and return its :class:`History`.
 
@@ -941,6 +942,9 @@ def fit(
         shuffle: reshuffle the training data every epoch (when ``fit`` builds the loader).
         verbose: 0 silent; 1 a progress bar when stderr is a terminal and tqdm is
             installed, else one line per epoch; 2 one line per epoch.
+        track: ``"layers"`` records every parameter's gradient norm, weight norm and
+            update/weight ratio at every step in ``history.layers`` (see
+            :class:`gradstep.viz.layers.LayerTracker`).
 
     Returns:
         The :class:`History` (also with the epochs before a resume).
@@ -950,6 +954,10 @@ def fit(
         CheckpointError: ``resume`` is missing, corrupt or does not fit.
     """
     loader = _as_loader(train, batch_size, shuffle, seed, "fit: train")
+    if track is not None:
+        from gradstep.viz.layers import make_tracker
+
+        callbacks = [*callbacks, make_tracker(track)]
     trainer = Trainer(
         model,
         loader,
