@@ -132,3 +132,18 @@ def test_plots_show_the_recorded_history(tmp_path):
     idx, vals = prof["series"]["a"]
     np.testing.assert_array_equal(idx, [1, 2])
     assert vals[0] == pytest.approx(np.mean(t.stats["grad_norm"]["0.weight"][-3:]))
+
+
+def test_fit_track_layers():
+    from gradstep.errors import ConfigError
+
+    x, y = _data()
+    model = _mlp()
+    h = fit(model, (x, y), optimizer=SGD(model.parameters(), lr=0.1), epochs=1, batch_size=32,
+            verbose=0, track="layers")
+    assert isinstance(h.layers, LayerStats)
+    assert h.layers.steps == [1, 2, 3]
+    assert len(h.layers["update_ratio"]["0.weight"]) == 3
+    with pytest.raises(ConfigError, match="track"):
+        fit(model, (x, y), optimizer=SGD(model.parameters(), lr=0.1), epochs=1, verbose=0,
+            track="weights")

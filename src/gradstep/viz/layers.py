@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LayerStats", "LayerTracker", "plot_layer_stats", "plot_gradient_profile",
-    "gradient_ratio", "STATS",
+    "gradient_ratio", "make_tracker", "STATS",
 ]
 
 #: The recorded statistics, in plotting order.
@@ -272,3 +272,16 @@ def plot_gradient_profile(
         out["path"] = save_figure(fig, Path(path))
         out["figure"] = None
     return out
+
+
+def make_tracker(track: str) -> LayerTracker:
+    """The callback for ``fit(..., track=...)``; only ``"layers"`` is known.
+
+    Raises:
+        ConfigError: any other value.
+    """
+    if track != "layers":
+        from gradstep.errors import ConfigError
+
+        raise ConfigError(f"fit: track must be 'layers' or None, got {track!r}")
+    return LayerTracker()
