@@ -610,6 +610,10 @@ class Trainer:
         self._epoch_time = 0.0
         self._skipped = 0
         self._mid_epoch = False
+        # loader epoch when this epoch's batches began: a checkpoint taken after the last
+        # batch but before the epoch's end (per-step saves, Ctrl-C) must not redo the epoch
+        self._loader_epoch: Any = None
+        self._batches_done = False
         self._params = [p for p in _parameters(model, optimizer)]
         self._names = {id(p): n for n, p in getattr(model, "named_parameters", lambda: [])()}
 
@@ -635,6 +639,8 @@ class Trainer:
                 "sums": self._sums.state(),
                 "time": self._epoch_time,
                 "skipped": self._skipped,
+                "batches_done": self._loader_epoch is not None
+                and getattr(self.loader, "epoch", None) != self._loader_epoch,
             },
             "generators": {
                 k: g.bit_generator.state for k, g in _model_generators(self.model).items()
@@ -664,6 +670,7 @@ class Trainer:
             self._sums.load(run["sums"])
             self._epoch_time = float(run.get("time", 0.0))
             self._skipped = int(run.get("skipped", 0))
+            self._batches_done = bool(run.get("batches_done", False))
         gens = _model_generators(self.model)
         for k, s in state.get("generators", {}).items():
             if k not in gens:
@@ -682,7 +689,9 @@ class Trainer:
                 self.loader.load_state_dict(state["loader"])
             except ValueError as exc:
                 raise CheckpointError(f"fit(resume=...): {exc}") from None
-            self._mid_epoch = int(state["loader"].get("batch_index", 0)) > 0
+            self._mid_epoch = (
+                int(state["loader"].get("batch_index", 0)) > 0 or self._batches_done
+            )
         self.resumed = True
 
     def save(self, path: str | os.PathLike[str], **meta: Any) -> Path:
@@ -847,9 +856,13 @@ class Trainer:
                 )
                 progress.epoch_begin(epoch, steps_total or 0, start_batch // self.accumulate)
                 t0 = time.perf_counter() - self._epoch_time
-                for group in self._groups(iter(self.loader)):
-                    self.train_step(group)
-                    progress.step(self._sums, t0)
+                if not (mid_epoch and self._batches_done):
+                    batches = iter(self.loader)
+                    self._loader_epoch = getattr(self.loader, "epoch", None)
+                    for group in self._groups(batches):
+                        self.train_step(group)
+                        progress.step(self._sums, t0)
+                self._loader_epoch, self._batches_done = None, False
                 self._epoch_time = time.perf_counter() - t0
                 logs = self._sums.result()
                 if self.val is not None:
