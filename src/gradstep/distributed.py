@@ -618,7 +618,8 @@ class DataParallel:
     makes everything about the step global with two collectives:
 
     1. one small ``Allreduce`` of the step's increments of the running metric sums (loss
-       sum, example count, metric sums) plus a "bad step" flag, so every rank holds the
+       sum, example count, metric sums), the step's example count and a "bad step" flag,
+       so every rank holds the
        global running sums (progress, history, checkpoints and epoch logs see the whole
        batch, and a mid-epoch checkpoint written by rank 0 is valid for every rank);
     2. the in-place ``Allreduce`` of the flat gradient buffer, divided by the global count.
@@ -632,15 +633,24 @@ class DataParallel:
         self.comm = _COMM if comm is None else comm
         self.averager = GradientAverager(trainer.optimizer, comm=self.comm)
         self._before: np.ndarray | None = None
+        self._count = -1
         self.allreduce_seconds = 0.0
 
     @staticmethod
     def _sums_vector(sums: Any) -> np.ndarray:
         return np.array([sums.loss, sums.n, *sums.values], dtype=np.float64)
 
-    def begin_step(self, sums: Any) -> None:
-        """Remember the running sums before the step's batches are added."""
+    def begin_step(self, sums: Any, local_count: int | None = None) -> None:
+        """Remember the running sums before the step's batches are added.
+
+        Args:
+            sums: the trainer's running metric sums (``loss``, ``n``, ``values``).
+            local_count: examples in this rank's share of the step; default: the number
+                added to ``sums`` by the end of the step (which leaves out the examples of
+                a batch whose loss was not finite).
+        """
         self._before = self._sums_vector(sums)
+        self._count = -1 if local_count is None else int(local_count)
 
     def end_step(self, sums: Any, ok: bool) -> tuple[float, int]:
         """Make the step global; returns ``(global loss sum, global example count)``.
@@ -651,15 +661,15 @@ class DataParallel:
 
         before = self._before if self._before is not None else np.zeros(2 + len(sums.values))
         delta = self._sums_vector(sums) - before
-        msg = np.append(delta, 0.0 if ok else 1.0)
+        count = int(round(delta[1])) if self._count < 0 else self._count
+        msg = np.append(delta, [count, 0.0 if ok else 1.0])
         t0 = time.perf_counter()
         self.comm.Allreduce(MPI.IN_PLACE, msg, op=MPI.SUM)
-        delta, bad = msg[:-1], msg[-1]
-        total = int(round(delta[1]))
+        delta, total, bad = msg[:-2], int(round(msg[-2])), msg[-1]
         if bad:
             self.averager.poison()
         else:
-            bufs = self.averager.pack(int(round(self._sums_vector(sums)[1] - before[1])))
+            bufs = self.averager.pack(count)
             for b in bufs:
                 self.comm.Allreduce(MPI.IN_PLACE, b, op=MPI.SUM)
             self.averager.finish(total)
