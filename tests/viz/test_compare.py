@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from gradstep import nn
+from gradstep.errors import ConfigError
+from gradstep.viz import compare as C
+from tests.viz.conftest import assert_png
+
+
+def _data(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 5)).astype(np.float32)
+    y = (x[:, 0] - x[:, 2] > 0).astype(np.int64)
+    return x, y
+
+
+def _factory(calls):
+    def make():
+        calls.append(1)
+        g = np.random.default_rng(len(calls))  # different weights on purpose
+        return nn.Sequential(nn.Linear(5, 8, generator=g), nn.ReLU(), nn.Linear(8, 2, generator=g))
+    return make
+
+
+@pytest.fixture(scope="module")
+def result():
+    x, y = _data()
+    calls: list[int] = []
+    res = C.run_compare(_factory(calls), (x[:90], y[:90]), (x[90:], y[90:]),
+                        C.default_settings(lr=0.05, batch_sizes=(1, 16, "full")), epochs=2)
+    assert len(calls) == 6
+    return res
+
+
+def test_default_settings_cover_batch_modes_and_momentum():
+    st = C.default_settings()
+    assert [s.batch_size for s in st] == [1, 1, 32, 32, None, None]
+    assert [s.optimizer.kwargs.get("momentum", 0) for s in st] == [0, 0.9] * 3
+    assert st[0].batch_label == "batch 1 (SGD)" and st[-1].batch_label == "full batch"
+
+
+def test_runs_share_initial_weights_and_record_everything(result):
+    runs = result.runs
+    # same initial weights: the same loss before training
+    assert len({r.epoch_loss[0] for r in runs}) == 1
+    steps = [len(r.step_loss) for r in runs]
+    assert steps == [180, 180, 12, 12, 2, 2]
+    for r in runs:
+        assert len(r.step_time) == len(r.step_loss)
+        assert np.all(np.diff(r.step_time) >= 0)
+        np.testing.assert_array_equal(r.step_loss, r.history.steps["loss"])
+        np.testing.assert_array_equal(r.epoch_loss[1:], r.history["loss"])
+        assert len(r.epoch_time) == 3 and r.epoch_time[0] == 0
+        assert 0 <= r.final["val_accuracy"] <= 1 and "accuracy" in r.final
+    # plain SGD on batch 1 made the training loss fall
+    assert runs[0].epoch_loss[-1] < runs[0].epoch_loss[0]
+
+
+def test_figures_plot_the_recorded_series(result, tmp_path):
+    out = C.plot_step_loss(result)
+    fig = out["figure"]
+    by_gid = {ln.get_gid(): ln for ax in fig.axes for ln in ax.get_lines() if ln.get_gid()}
+    for r in result.runs:
+        np.testing.assert_array_equal(by_gid[r.label].get_ydata(), r.step_loss)
+        np.testing.assert_array_equal(out["series"][r.label][1], r.step_loss)
+    assert [ax.get_title() for ax in fig.axes] == ["batch 1 (SGD)", "batch 16", "full batch"]
+    ep = C.plot_epoch_loss(result)["figure"].axes[0]
+    lines = {ln.get_label(): ln for ln in ep.get_lines()}
+    for r in result.runs:
+        np.testing.assert_array_equal(lines[r.label].get_ydata(), r.epoch_loss)
+    assert ep.get_xlabel() and ep.get_ylabel() and ep.get_legend() is not None
+    tl = C.plot_time_loss(result)["figure"].axes[0]
+    lines = {ln.get_label(): ln for ln in tl.get_lines()}
+    for r in result.runs:
+        np.testing.assert_array_equal(lines[r.label].get_xdata(), r.epoch_time)
+    assert "seconds" in tl.get_xlabel()
+
+
+def test_report_and_pngs(result, tmp_path):
+    paths = C.write_compare(result, tmp_path)
+    assert_png(paths["step_loss"], (1000, 420))
+    assert_png(paths["epoch_loss"], (800, 450))
+    assert_png(paths["time_loss"], (800, 450))
+    html = paths["report"].read_text()
+    assert len(re.findall(r'src="data:image/png;base64,', html)) == 3
+    assert html.count("<tr>") == 1 + len(result.runs)
+    assert "val_accuracy" in html
+
+
+def test_bad_settings():
+    with pytest.raises(ConfigError):
+        C.parse_batch_size("zero")
+    with pytest.raises(ConfigError):
+        C.parse_batch_size(0)
+    assert C.parse_batch_size("full") is None and C.parse_batch_size("8") == 8
+    with pytest.raises(ConfigError):
+        C.make_settings([], [1])
+    x, y = _data()
+    with pytest.raises(ConfigError, match="epochs"):
+        C.run_compare(_factory([]), (x, y), epochs=0)
