@@ -294,7 +294,8 @@ def write_idx(path: str | os.PathLike[str], array: Any, *, compress: bool | None
         compress: force gzip on/off (default: by extension).
 
     Raises:
-        DataError: unsupported dtype or shape.
+        DataError: unsupported dtype or shape, or the write failed (disk full, unwritable
+            directory); any previous file at ``path`` is then left intact.
     """
     p = os.fspath(path)
     arr = np.asarray(array)
@@ -309,7 +310,10 @@ def write_idx(path: str | os.PathLike[str], array: Any, *, compress: bool | None
     payload = np.ascontiguousarray(arr, dtype=IDX_DTYPES[code]).tobytes()
     gz = p.endswith(".gz") if compress is None else compress
     directory = os.path.dirname(os.path.abspath(p))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".idx", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".idx", dir=directory)
+    except OSError as exc:
+        raise DataError(f"write_idx: cannot create a temporary file for {p}: {exc}") from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             if gz:
@@ -322,7 +326,9 @@ def write_idx(path: str | os.PathLike[str], array: Any, *, compress: bool | None
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, p)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):  # disk full, unwritable: say which file; old one kept
+            raise DataError(f"write_idx: writing {p} failed (previous file kept): {exc}") from exc
         raise
