@@ -685,8 +685,11 @@ class Trainer:
                 raise CheckpointError(
                     "fit(resume=...): the training data cannot restore a loader position"
                 )
+            loader_state = state["loader"]
+            if self.parallel is not None:
+                loader_state = self.parallel.loader_state(loader_state)
             try:
-                self.loader.load_state_dict(state["loader"])
+                self.loader.load_state_dict(loader_state)
             except ValueError as exc:
                 raise CheckpointError(f"fit(resume=...): {exc}") from None
             self._mid_epoch = (
@@ -761,14 +764,24 @@ class Trainer:
 
     # ---------------------------------------------------------------- step
     def train_step(self, group: list[tuple[np.ndarray, np.ndarray]]) -> float:
-        """One optimizer step over a group of batches; returns the mean loss (nan if skipped)."""
+        """One optimizer step over a group of batches; returns the mean loss (nan if skipped).
+
+        Data parallel (``self.parallel``, see :func:`gradstep.distributed.attach`): the
+        summed losses are backpropagated with seed 1 and ``parallel.end_step`` all-reduces
+        the running sums and the gradients (divided by the global example count); a
+        non-finite loss on any rank poisons every rank's gradients, so the gradient check
+        below stops or skips the same step everywhere.
+        """
         total = 0
         for xb, _ in group:
             total += len(xb)
+        dp = self.parallel
         seed = None
         loss_total = 0.0
         ok = True
         model, loss_fn, sums = self.model, self.loss_fn, self._sums
+        if dp is not None:
+            dp.begin_step(sums)
         for xb, yb in group:
             out = model(Tensor(xb))
             od = out.data
@@ -777,16 +790,20 @@ class Trainer:
             lv = float(loss.data)
             if not math.isfinite(lv):
                 ok = False
-                self._nonfinite("loss", lv)
+                if dp is None:
+                    self._nonfinite("loss", lv)
                 break
             if seed is None or seed.dtype != loss.data.dtype:
-                seed = np.asarray(1.0 / total, dtype=loss.data.dtype)
+                seed = np.asarray(1.0 if dp is not None else 1.0 / total, dtype=loss.data.dtype)
             loss.backward(seed)
             loss_total += lv
             sums.add(lv, od, yb)
-        mean = loss_total / total
+        if dp is not None:
+            loss_total, total = dp.end_step(sums, ok)
+            ok = True  # a bad rank poisoned the gradients: the check below sees it everywhere
+        mean = loss_total / max(total, 1)
         if ok:
-            for cb in self._step_cbs:  # e.g. a data-parallel gradient all-reduce
+            for cb in self._step_cbs:
                 cb.on_before_step(self)
             if not self._grads_finite():
                 ok = False
@@ -987,6 +1004,9 @@ def fit(
         on_nonfinite=on_nonfinite,
         verbose=verbose,
     )
+    from gradstep import distributed
+
+    trainer.parallel = distributed.attach(trainer)  # None unless launched by mpiexec
     if resume is not None:
         trainer.restore(resume)
     return trainer.run()
