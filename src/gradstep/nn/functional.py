@@ -268,13 +268,9 @@ def conv2d(
         gr = g.reshape(n, groups, og, ho * wo)
         gx = gw = gb = None
         if w.requires_grad:
-            if groups == 1:
-                gw = np.tensordot(gr[:, 0], cols[:, 0], axes=([0, 2], [0, 2])).reshape(wd.shape)
-            else:
-                gw = np.empty((groups, og, k), dtype=wd.dtype)
-                for gi in range(groups):
-                    gw[gi] = np.tensordot(gr[:, gi], cols[:, gi], axes=([0, 2], [0, 2]))
-                gw = gw.reshape(wd.shape)
+            # N small GEMMs (Og x P) @ (P x K) summed over the batch: much faster than one
+            # tensordot, whose reduction over N*P makes it transpose-copy both operands
+            gw = np.matmul(gr, cols.swapaxes(-1, -2)).sum(axis=0).reshape(wd.shape)
         if x.requires_grad:
             gcols = np.matmul(wg.transpose(0, 2, 1), gr).reshape(n, c, kh, kw, ho, wo)
             gxp = np.zeros(xp.shape, dtype=g.dtype)
@@ -354,9 +350,9 @@ def max_pool2d(
     def backward(g: np.ndarray) -> tuple[Any]:
         gxp = np.zeros(xp.shape, dtype=g.dtype)
         gslices = _window_slices(gxp, kh, kw, sh, sw, dh, dw, ho, wo)
-        taken = None
+        taken = None  # positions in row-major order: ties go to the first maximum (PyTorch)
         for s, gs in zip(slices, gslices):
-            m = s == out
+            m = np.equal(s, out)
             if taken is None:
                 taken = m
             else:
