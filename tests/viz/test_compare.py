@@ -4,11 +4,11 @@ import re
 
 import numpy as np
 import pytest
+from tests.viz.conftest import assert_png
 
 from gradstep import nn
 from gradstep.errors import ConfigError
 from gradstep.viz import compare as C
-from tests.viz.conftest import assert_png
 
 
 def _data(n=120, seed=0):

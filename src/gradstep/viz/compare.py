@@ -133,7 +133,7 @@ def make_settings(
 
 
 def default_settings(
-    lr: float = 0.02,
+    lr: float = 0.01,
     momentum: float = 0.9,
     batch_sizes: Sequence[Any] = DEFAULT_BATCH_SIZES,
 ) -> list[Setting]:
@@ -322,7 +322,7 @@ def plot_epoch_loss(
             series[r.label] = (ep, r.epoch_loss)
         ax.set_yscale("log")
         ax.set_xlabel("epoch (passes over the training set)")
-        ax.set_ylabel("training loss (log)")
+        ax.set_ylabel("training loss, mean over the epoch (log)")
         ax.set_title("Training loss per epoch")
         ax.legend(loc="best", fontsize=8)
         fig.tight_layout()
@@ -346,7 +346,7 @@ def plot_time_loss(
             series[r.label] = (r.epoch_time, r.epoch_loss)
         ax.set_yscale("log")
         ax.set_xlabel("wall-clock time (seconds)")
-        ax.set_ylabel("training loss at the end of each epoch (log)")
+        ax.set_ylabel("training loss, mean over the epoch (log)")
         ax.set_title("Training loss against time")
         ax.legend(loc="best", fontsize=8)
         fig.tight_layout()
@@ -405,7 +405,8 @@ def write_compare(
         Section("Loss per epoch", [], [paths["epoch_loss"]],
                 captions=["Training loss per epoch (epoch 0 is the initial loss)"]),
         Section("Loss against wall-clock time", [], [paths["time_loss"]],
-                captions=["Training loss at each epoch end against seconds of training"]),
+                captions=["Training loss of each epoch (mean over its steps) against "
+                          "seconds of training"]),
     ]
     paths["report"] = write_report(Path(out_dir) / "report.html", title, sections,
                                    [p for p in intro if p])
