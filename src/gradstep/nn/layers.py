@@ -78,6 +78,11 @@ def _gen(
     return generator
 
 
+def _norm(v: Any) -> Any:
+    """Lists (from JSON configs) become tuples; ints and None stay."""
+    return tuple(v) if isinstance(v, list) else v
+
+
 def _tuple_or_int(v: Any) -> Any:
     return list(v) if isinstance(v, (tuple, list)) else v
 
@@ -317,10 +322,10 @@ class MaxPool2d(_Pool):
         super().__init__()
         if ceil_mode:
             raise NotImplementedError("MaxPool2d: ceil_mode=True is not supported")
-        self.kernel_size = kernel_size
-        self.stride = kernel_size if stride is None else stride
-        self.padding = padding
-        self.dilation = dilation
+        self.kernel_size = _norm(kernel_size)
+        self.stride = self.kernel_size if stride is None else _norm(stride)
+        self.padding = _norm(padding)
+        self.dilation = _norm(dilation)
         F._pair(kernel_size, "kernel_size", "MaxPool2d")
         F._pair(self.stride, "stride", "MaxPool2d")
         F._pair(padding, "padding", "MaxPool2d", minimum=0)
@@ -366,9 +371,9 @@ class AvgPool2d(_Pool):
         super().__init__()
         if ceil_mode:
             raise NotImplementedError("AvgPool2d: ceil_mode=True is not supported")
-        self.kernel_size = kernel_size
-        self.stride = kernel_size if stride is None else stride
-        self.padding = padding
+        self.kernel_size = _norm(kernel_size)
+        self.stride = self.kernel_size if stride is None else _norm(stride)
+        self.padding = _norm(padding)
         self.count_include_pad = bool(count_include_pad)
         self.divisor_override = divisor_override
         F._pair(kernel_size, "kernel_size", "AvgPool2d")
@@ -410,7 +415,7 @@ class AdaptiveAvgPool2d(Module):
 
     def __init__(self, output_size: int | tuple[int | None, int | None]) -> None:
         super().__init__()
-        self.output_size = output_size
+        self.output_size = _norm(output_size)
 
     def forward(self, x: Any) -> Tensor:
         return F.adaptive_avg_pool2d(x, self.output_size)

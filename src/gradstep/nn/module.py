@@ -340,7 +340,7 @@ class Module:
         seen: set[int] = set()
 
         def visit_module(m: Module, prefix: str) -> None:
-            if id(m) in seen:
+            if id(m) in seen:  # a cycle (a module reachable from itself); shared modules repeat
                 return
             seen.add(id(m))
             own = list(m._own())
@@ -354,6 +354,7 @@ class Module:
             for kind, name, v in own:
                 if kind == "child":
                     visit(v, prefix + name + ".")
+            seen.discard(id(m))
 
         def visit(obj: Any, prefix: str) -> None:
             if isinstance(obj, Module):

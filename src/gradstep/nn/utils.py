@@ -17,7 +17,10 @@ from gradstep.errors import NonFiniteError
 from gradstep.tensor import Tensor
 
 __all__ = [
-    "clip_grad_norm_", "clip_grad_value_", "get_total_norm", "parameters_to_vector",
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "get_total_norm",
+    "parameters_to_vector",
     "vector_to_parameters",
 ]
 
