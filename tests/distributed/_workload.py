@@ -60,3 +60,34 @@ def train_reference(n: int, batch_size: int, epochs: int, flat: bool = False) ->
             (loss_sum(params, x, y) / len(x)).backward()
             opt.step()
     return [p.data.copy() for p in params]
+
+
+def fit_model(seed: int):
+    """The same network as a module, for :func:`gradstep.train.fit`."""
+    from gradstep import nn
+
+    gen = np.random.default_rng(seed)
+    return nn.Sequential(
+        nn.Linear(D, H, generator=gen, dtype=np.float64),
+        nn.Tanh(),
+        nn.Linear(H, O, generator=gen, dtype=np.float64),
+    )
+
+
+def run_fit(model, n: int, batch_size: int, epochs: int, ckpt_dir=None, resume=None,
+            verbose: int = 0, nan_index: int | None = None):
+    """``fit`` on the workload (MSE, SGD momentum on a flat buffer); returns the History.
+
+    With ``nan_index``, that example's input is NaN and ``on_nonfinite="skip"``.
+    """
+    from gradstep.callbacks import ModelCheckpoint
+    from gradstep.train import fit
+
+    x, y = make_data(n)
+    if nan_index is not None:
+        x[nan_index] = np.nan
+    opt = SGD(model.parameters(), lr=0.02, momentum=0.9, flat=True)
+    callbacks = [] if ckpt_dir is None else [ModelCheckpoint(ckpt_dir, monitor="loss")]
+    return fit(model, (x, y), loss="mse", optimizer=opt, epochs=epochs, batch_size=batch_size,
+               seed=LOADER_SEED, callbacks=callbacks, resume=resume, verbose=verbose,
+               on_nonfinite="raise" if nan_index is None else "skip")

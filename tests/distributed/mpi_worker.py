@@ -6,6 +6,10 @@ Modes:
         parameters to OUTDIR/rank<r>.npz.
     collectives K: checks broadcast of a module-like object with buffers, allreduce_sum,
         reduce_mean (empty ranks included) and assert_synchronized detecting a difference.
+    fit K N B EPOCHS OUTDIR [RESUME]: ``gradstep.train.fit`` unchanged (verbose=2, a
+        ModelCheckpoint in OUTDIR/ckpt), different initial seeds per rank; each rank saves
+        its parameters and epoch losses to OUTDIR/fit<r>.npz.
+    fit-nan K N B EPOCHS OUTDIR: the same with a NaN input example and on_nonfinite="skip".
     raise K: rank 1 raises while the other ranks wait in a collective.
 """
 
@@ -96,6 +100,25 @@ def collectives() -> None:
         raise AssertionError("assert_synchronized missed a difference")
 
 
+def fit_mode(n: int, b: int, epochs: int, outdir: str, resume: str | None,
+             nan_index: int | None = None) -> None:
+    from _workload import INIT_SEED, fit_model, run_fit
+
+    r = dist.rank()
+    model = fit_model(INIT_SEED + 17 * r)
+    hist = run_fit(model, n, b, epochs, ckpt_dir=os.path.join(outdir, "ckpt"), resume=resume,
+                   verbose=2, nan_index=nan_index)
+    dist.assert_synchronized(model)
+    np.savez(
+        os.path.join(outdir, f"fit{r}.npz"),
+        *[p.data for p in model.parameters()],
+        loss=np.array(hist["loss"]),
+        mae=np.array(hist["mae"]),
+        skipped=np.array(hist["skipped"] if "skipped" in hist else []),
+        world=np.array(dist.world_size()),
+    )
+
+
 def raise_on_rank1() -> None:
     from mpi4py import MPI
 
@@ -113,6 +136,12 @@ def main() -> None:
     if mode == "equivalence":
         k, n, b, epochs, flat = (int(v) for v in sys.argv[2:7])
         equivalence(k, n, b, epochs, bool(flat), sys.argv[7])
+    elif mode == "fit":
+        n, b, epochs = (int(v) for v in sys.argv[3:6])
+        fit_mode(n, b, epochs, sys.argv[6], sys.argv[7] if len(sys.argv) > 7 else None)
+    elif mode == "fit-nan":
+        n, b, epochs = (int(v) for v in sys.argv[3:6])
+        fit_mode(n, b, epochs, sys.argv[6], None, nan_index=5)
     elif mode == "collectives":
         collectives()
     elif mode == "raise":

@@ -104,3 +104,56 @@ def test_a_rank_that_raises_ends_the_whole_job(module):
     proc = run_mpi(2, "raise", "2", module=module, timeout=30)
     assert proc.returncode != 0
     assert "rank 1 fails on purpose" in proc.stderr
+
+
+def _fit_outputs(path: Path, k: int) -> list[dict[str, np.ndarray]]:
+    outs = []
+    for r in range(k):
+        with np.load(path / f"fit{r}.npz") as z:
+            assert int(z["world"]) == k
+            outs.append({key: z[key] for key in z.files})
+    return outs
+
+
+@pytest.mark.parametrize("k, n, b", [(2, 19, 3), (3, 23, 2)])
+def test_fit_unchanged_under_mpiexec_with_resume(tmp_path, k, n, b):
+    pytest.importorskip("gradstep.train")
+    from _workload import INIT_SEED, fit_model, run_fit
+
+    first = run_mpi(k, "fit", str(k), str(n), str(b), "2", str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    # only rank 0 prints: one line per epoch, not k
+    assert first.stdout.count("epoch 1/2") == 1 and first.stdout.count("epoch 2/2") == 1
+    ckpt = tmp_path / "ckpt" / "last.safetensors"
+    assert ckpt.exists()
+    second = run_mpi(k, "fit", str(k), str(n), str(b), "4", str(tmp_path), str(ckpt))
+    assert second.returncode == 0, second.stderr
+    assert "epoch 1/4" not in second.stdout and second.stdout.count("epoch 4/4") == 1
+
+    model = fit_model(INIT_SEED)
+    hist = run_fit(model, n, k * b, 4)
+    ref = [p.data for p in model.parameters()]
+    outs = _fit_outputs(tmp_path, k)
+    for out in outs:
+        for i, want in enumerate(ref):
+            np.testing.assert_allclose(out[f"arr_{i}"], want, rtol=1e-10, atol=1e-12)
+            np.testing.assert_array_equal(out[f"arr_{i}"], outs[0][f"arr_{i}"])
+        # training metrics are reduced over ranks: the history is the single process's
+        np.testing.assert_allclose(out["loss"], hist["loss"], rtol=1e-10)
+        np.testing.assert_allclose(out["mae"], hist["mae"], rtol=1e-10)
+
+
+def test_fit_a_nonfinite_loss_on_one_rank_skips_the_step_on_all(tmp_path):
+    pytest.importorskip("gradstep.train")
+    from _workload import INIT_SEED, fit_model, run_fit
+
+    proc = run_mpi(2, "fit-nan", "2", "19", "3", "2", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    model = fit_model(INIT_SEED)
+    hist = run_fit(model, 19, 6, 2, nan_index=5)
+    assert sum(hist["skipped"]) == 2  # one step per epoch holds the NaN example
+    outs = _fit_outputs(tmp_path, 2)
+    for out in outs:
+        np.testing.assert_array_equal(out["skipped"], hist["skipped"])
+        for i, p in enumerate(model.parameters()):
+            np.testing.assert_allclose(out[f"arr_{i}"], p.data, rtol=1e-10, atol=1e-12)
