@@ -64,15 +64,19 @@ def test_track_layers_flag_and_after_train(tmp_path, capsys):
     ap = argparse.ArgumentParser()
     commands.add_track_layers_flag(ap)
     assert ap.parse_args([]).track_layers is None
-    assert ap.parse_args(["--track-layers"]).track_layers == "."
+    assert ap.parse_args(["--track-layers"]).track_layers == ""
+    assert commands.track_option(ap.parse_args([])) is None
     args = ap.parse_args(["--track-layers", str(tmp_path)])
+    assert commands.track_option(args) == "layers"
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, 3)).astype(np.float32)
     y = (x[:, 0] > 0).astype(np.int64)
     m = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
     h = fit(m, (x, y), optimizer=SGD(m.parameters(), lr=0.1), epochs=1, batch_size=10,
-            verbose=0, track="layers" if args.track_layers else None)
+            verbose=0, track=commands.track_option(args))
     commands.after_train(args, h)
     assert_png(tmp_path / "layers.png", (1000, 700))
     assert (tmp_path / "layers.json").exists()
     assert "first/last layer gradient norm" in capsys.readouterr().out
+    commands.after_train(ap.parse_args(["--track-layers"]), h, run_dir=tmp_path / "run")
+    assert (tmp_path / "run" / "layers.png").exists()

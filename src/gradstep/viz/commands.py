@@ -26,6 +26,7 @@ __all__ = [
     "add_subcommands",
     "add_track_layers_flag",
     "after_train",
+    "track_option",
     "cmd_compare",
     "cmd_paths",
     "cmd_step",
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes", "mnist", "fashion_mnist")
+
 
 
 def _err(msg: str) -> int:
@@ -48,24 +50,35 @@ def _need_plot() -> bool:
 
 
 # --------------------------------------------------------------------------- data
-def load_dataset(name: str, download: bool = False) -> Any:
-    """A :class:`gradstep.data.Dataset` by name (``digits``, ``iris``, ``mnist``...) or CSV path."""
+def load_dataset(name: str, data_root: str | None = None, download: bool = False) -> Any:
+    """A :class:`gradstep.data.Dataset` by the names ``gradstep train`` accepts.
+
+    ``digits``, ``iris``, ``wine``, ``breast-cancer``, ``diabetes``, ``mnist``,
+    ``fashion-mnist`` (``_`` or ``-``), or ``csv:PATH`` (a bare ``.csv`` path works too).
+    """
     from gradstep import data
 
+    if name.lower().startswith("csv:") or Path(name).suffix.lower() == ".csv":
+        path = name[4:] if name.lower().startswith("csv:") else name
+        if not Path(path).is_file():
+            raise DataError(f"--dataset: file not found: {path}")
+        return data.load_csv(path)
     key = name.lower().replace("-", "_")
+    if key in ("mnist", "fashion_mnist"):
+        return getattr(data, f"load_{key}")(data_root, download=download)
     if key in DATASETS:
-        fn = getattr(data, f"load_{key}")
-        return fn(download=download) if key in ("mnist", "fashion_mnist") else fn()
-    if Path(name).suffix.lower() == ".csv" or Path(name).is_file():
-        return data.load_csv(name)
-    raise ConfigError(f"--dataset: expected one of {list(DATASETS)} or a CSV file, got {name!r}")
+        return getattr(data, f"load_{key}")()
+    raise ConfigError(
+        f"--dataset: expected one of {', '.join(DATASETS)} or csv:PATH, got {name!r}"
+    )
 
 
 def _prepare(args: argparse.Namespace) -> tuple[Any, tuple[np.ndarray, np.ndarray],
                                                 tuple[np.ndarray, np.ndarray], str]:
     from gradstep.data import Standardize, stratified_split, train_test_split
 
-    ds = load_dataset(args.dataset, getattr(args, "download", False))
+    ds = load_dataset(args.dataset, getattr(args, "data_root", None),
+                      getattr(args, "download", False))
     gen = np.random.default_rng(args.seed)
     classify = ds.task == "classification"
     if ds.x_test is not None:
@@ -80,6 +93,8 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, tuple[np.ndarray, np.ndarra
     if xtr.ndim == 2:
         sc = Standardize().fit(xtr)
         xtr, xva = sc.transform(xtr), sc.transform(xva)
+    elif xtr.ndim == 3:  # grey images (N, H, W) -> (N, 1, H, W) for convolutional models
+        xtr, xva = xtr[:, None], xva[:, None]
     loss = "cross_entropy" if classify else "mse"
     if not classify:
         ytr = ytr.reshape(len(ytr), -1)
@@ -172,22 +187,30 @@ def cmd_step(args: argparse.Namespace) -> int:
 def add_track_layers_flag(parser: argparse.ArgumentParser) -> None:
     """Add ``--track-layers [DIR]`` to the ``train`` subcommand's parser."""
     parser.add_argument(
-        "--track-layers", nargs="?", const=".", default=None, metavar="DIR",
+        "--track-layers", nargs="?", const="", default=None, metavar="DIR",
         help="record every layer's gradient norm, weight norm and update/weight ratio at "
              "every step (fit(track='layers')) and plot them to DIR/layers.png "
-             "(default DIR: the current folder)",
+             "(default DIR: the run folder)",
     )
 
 
-def after_train(args: argparse.Namespace, history: Any) -> None:
-    """After ``gradstep train --track-layers``: plot ``history.layers`` and save it as JSON."""
+def track_option(args: argparse.Namespace) -> str | None:
+    """The ``track`` argument of :func:`gradstep.train.fit` for these parsed arguments."""
+    return "layers" if getattr(args, "track_layers", None) is not None else None
+
+
+def after_train(args: argparse.Namespace, history: Any, run_dir: Any = None) -> None:
+    """After ``gradstep train --track-layers``: plot ``history.layers`` and save it as JSON.
+
+    Files go to the ``--track-layers`` folder, or ``run_dir`` when none was given.
+    """
     out = getattr(args, "track_layers", None)
     stats = getattr(history, "layers", None)
     if out is None or stats is None:
         return
     import json
 
-    d = Path(out)
+    d = Path(out) if out else Path(run_dir if run_dir is not None else ".")
     d.mkdir(parents=True, exist_ok=True)
     (d / "layers.json").write_text(json.dumps(stats.to_dict()))
     print(f"wrote {d / 'layers.json'}")
@@ -216,7 +239,8 @@ def add_subcommands(subparsers: Any) -> None:
                     "and without momentum); write PNG figures and a self-contained HTML report.",
     )
     c.add_argument("--dataset", default="digits",
-                   help=f"one of {', '.join(DATASETS)}, or a CSV file (default digits)")
+                   help=f"one of {', '.join(DATASETS)}, or csv:PATH (default digits)")
+    c.add_argument("--data-root", default=None, help="folder with the IDX files of (fashion-)mnist")
     c.add_argument("--download", action="store_true", help="download MNIST-type data if missing")
     c.add_argument("--model", default="mlp:64", help="model spec as for train (default mlp:64)")
     c.add_argument("--epochs", type=int, default=10)
