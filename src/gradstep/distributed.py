@@ -60,9 +60,11 @@ __all__ = [
     "assert_synchronized",
     "barrier",
     "broadcast_arrays",
+    "broadcast_json",
     "broadcast_parameters",
     "get_comm",
     "init",
+    "init_if_launched",
     "is_initialized",
     "is_main",
     "launched_by_mpi",
@@ -147,6 +149,17 @@ def init(comm: Any = None, *, abort_on_error: bool = True) -> Any:
     return comm
 
 
+def init_if_launched() -> bool:
+    """Call :func:`init` when :func:`launched_by_mpi`; returns whether the world has > 1 rank.
+
+    For programs (like ``gradstep train``) that must agree on something, e.g. an output
+    folder, before :func:`gradstep.train.fit` would initialise MPI by itself.
+    """
+    if not is_initialized() and launched_by_mpi():
+        init()
+    return world_size() > 1
+
+
 def _install_abort_hook() -> None:
     global _HOOK_INSTALLED
     if _HOOK_INSTALLED:
@@ -221,6 +234,25 @@ def _active(comm: Any) -> Any:
     if c is None or c.Get_size() == 1:
         return None
     return c
+
+
+def broadcast_json(obj: Any, root: int = 0, comm: Any = None) -> Any:
+    """Rank ``root``'s JSON-able ``obj`` on every rank (e.g. a run folder's name).
+
+    Travels as UTF-8 JSON text in two ``Bcast`` calls (length, bytes); no pickling.
+    """
+    c = _active(comm)
+    if c is None:
+        return obj
+    import json
+
+    data = json.dumps(obj).encode() if c.Get_rank() == root else b""
+    size = np.array([len(data)], dtype=np.int64)
+    c.Bcast(size, root=root)
+    buf = np.frombuffer(data, dtype=np.uint8).copy() if c.Get_rank() == root else \
+        np.empty(int(size[0]), dtype=np.uint8)
+    c.Bcast(buf, root=root)
+    return json.loads(buf.tobytes().decode())
 
 
 # ---------------------------------------------------------------------------- sampler

@@ -90,6 +90,8 @@ def collectives() -> None:
     got = dist.reduce_mean({"m": float(r) if r else float("nan")}, r)
     want = sum(i * i for i in range(k)) / sum(range(k))
     assert abs(got["m"] - want) < 1e-12, (got, want)
+    got_json = dist.broadcast_json({"run": f"runs/from-rank-{r}", "n": [r, 2.5]}, root=k - 1)
+    assert got_json == {"run": f"runs/from-rank-{k - 1}", "n": [k - 1, 2.5]}, got_json
     if r == k - 1:
         m.w.data[0, 0] += 1.0
     try:

@@ -26,6 +26,12 @@ def test_world_of_one_before_init():
     dist.barrier()
 
 
+def test_init_if_launched_stays_single_process_without_a_launcher(monkeypatch):
+    monkeypatch.setenv("GRADSTEP_DISTRIBUTED", "0")
+    assert dist.init_if_launched() is False
+    assert not dist.is_initialized()
+
+
 def test_launched_by_mpi_reads_launcher_variables(monkeypatch):
     for var in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE", "PMIX_SIZE",
                 "GRADSTEP_DISTRIBUTED"):
@@ -148,6 +154,7 @@ def test_averager_validates(rng):
 
 def test_reductions_and_broadcast_are_identity_for_one_rank(rng):
     np.testing.assert_array_equal(dist.allreduce_sum([1.0, 2.0]), [1.0, 2.0])
+    assert dist.broadcast_json({"a": [1, "x"]}) == {"a": [1, "x"]}
     assert dist.reduce_mean({"loss": 2.0, "acc": 0.5}, 4) == {"loss": 2.0, "acc": 0.5}
     params = _params(rng)
     before = [p.data.copy() for p in params]
