@@ -162,11 +162,14 @@ def main() -> None:
         return
 
     runs: dict[str, list[dict]] = {"1 rank": [], "2 ranks": [], "1 rank, 2 threads": []}
+    load0 = os.getloadavg()[0]
     for _ in range(args.repeats):
         runs["1 rank"].append(launch(1, args.steps))
         runs["2 ranks"].append(launch(2, args.steps))
         runs["1 rank, 2 threads"].append(launch(1, args.steps, threads=2))
 
+    print(f"{os.cpu_count()} CPUs; load average {load0:.2f} before, {os.getloadavg()[0]:.2f} after "
+          "(other processes on the cores distort everything below)\n")
     print(f"MPI Allreduce (in place, float32, after a barrier), median of {args.repeats} blocks:")
     print(f"{'values':>10} {'MB':>7} {'2 ranks':>12} {'GB/s (algbw)':>13}")
     for n in SIZES:
