@@ -459,7 +459,8 @@ class GradientAverager:
     """
 
     def __init__(self, params: Any, comm: Any = None) -> None:
-        self._owner = params if hasattr(params, "flat") else None
+        is_opt = hasattr(params, "param_groups") and hasattr(params, "flat")
+        self._owner = params if is_opt else None
         self._flat: Any = params if hasattr(params, "grads") and hasattr(params, "bind") else None
         if self._owner is not None:
             plist = [p for g in self._owner.param_groups for p in g["params"]]
