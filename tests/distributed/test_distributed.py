@@ -162,3 +162,20 @@ def test_reductions_and_broadcast_are_identity_for_one_rank(rng):
     dist.assert_synchronized(params)
     for p, b in zip(params, before):
         np.testing.assert_array_equal(p.data, b)
+
+
+def test_averager_takes_a_module_even_with_a_flat_attribute(rng):
+    class Net:
+        def __init__(self) -> None:
+            self.ps = _params(rng)
+            self.flat = "a layer called flat"
+
+        def parameters(self):
+            return self.ps
+
+    net = Net()
+    for p in net.ps:
+        p.grad = np.full(p.shape, 3.0)
+    dist.GradientAverager(net).reduce(3)
+    for p in net.ps:
+        np.testing.assert_allclose(p.grad, 1.0)
