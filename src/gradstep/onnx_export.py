@@ -561,6 +561,33 @@ def export_onnx(
     Shape:
         ``(batch, *example_input.shape[1:]) -> (batch, *output.shape[1:])``.
     """
+    return _export(
+        model,
+        path,
+        example_input,
+        input_name=input_name,
+        output_name=output_name,
+        check=check,
+    )
+
+
+def _export(
+    model: Any,
+    path: PathLike,
+    example_input: Any,
+    *,
+    input_name: str = "input",
+    output_name: str = "output",
+    check: bool = True,
+    standardize: tuple[np.ndarray, np.ndarray, tuple[int, ...]] | None = None,
+    output_affine: tuple[float, float] | None = None,
+) -> Path:
+    """:func:`export_onnx`, optionally with the CLI's preprocessing folded into the graph.
+
+    ``standardize = (mean, std, model_shape)``: the graph takes raw examples and computes
+    ``((x - mean) / std).reshape(batch, *model_shape)`` before the first layer.
+    ``output_affine = (scale, shift)``: the graph returns ``output * scale + shift``.
+    """
     onnx = _import_onnx()
     from gradstep.tensor import Tensor, no_grad
 
@@ -569,12 +596,26 @@ def export_onnx(
     graph = _Graph(onnx)
     graph._names.update((input_name, output_name))
     value = input_name
+    first = x
+    if standardize is not None:
+        mean, std, model_shape = standardize
+        mean = np.asarray(mean, np.float32)
+        std = np.asarray(std, np.float32)
+        value = graph.node("Sub", [value, graph.const("preprocess.mean", mean)], "centered")
+        value = graph.node("Div", [value, graph.const("preprocess.std", std)], "standardized")
+        first = ((x.astype(np.float32) - mean) / std).astype(np.float32)
+        if tuple(first.shape[1:]) != tuple(model_shape):
+            target = np.array([-1, *model_shape], np.int64)
+            value = graph.node(
+                "Reshape", [value, graph.const("preprocess.shape", target, np.int64)], "model_input"
+            )
+            first = first.reshape((len(first), *model_shape))
     was_training = [(m, m.training) for m in model.modules()] if hasattr(model, "modules") else []
     try:
         if hasattr(model, "eval"):
             model.eval()
         with no_grad():
-            t: Any = Tensor(x) if x.dtype.kind == "f" else x
+            t: Any = Tensor(first) if first.dtype.kind == "f" else first
             for name, layer in layers:
                 shape = tuple(np.shape(getattr(t, "data", t)))
                 value = CONVERTERS[type(layer).__name__](_Ctx(graph, name, value, shape), layer)
@@ -586,6 +627,10 @@ def export_onnx(
     if out.ndim == 0:
         raise OnnxExportError("export_onnx: the model returns a scalar; a batch is expected")
 
+    if output_affine is not None:
+        scale, shift = output_affine
+        value = graph.node("Mul", [value, graph.const("postprocess.scale", scale)], "scaled")
+        value = graph.node("Add", [value, graph.const("postprocess.shift", shift)], "prediction")
     if value == input_name or not graph.nodes or graph.nodes[-1].output[0] != value:
         graph.nodes.append(
             onnx.helper.make_node("Identity", [value], [output_name], name="Identity:output")
@@ -657,23 +702,41 @@ def infer_input_shape(model: Any) -> tuple[int, ...] | None:
     return None
 
 
+def _preprocess_record(meta: Any) -> dict[str, Any] | None:
+    """The ``gradstep train`` preprocessing record of a checkpoint, when complete."""
+    pre = meta.get("preprocess") if isinstance(meta, dict) else None
+    if not isinstance(pre, dict) or not {"mean", "std", "raw_shape", "model_shape"} <= set(pre):
+        return None
+    return pre
+
+
 def export_checkpoint(
     checkpoint: PathLike,
     path: PathLike,
     *,
     input_shape: tuple[int, ...] | list[int] | None = None,
+    preprocess: bool = True,
 ) -> Path:
     """Export the model of a gradstep checkpoint (e.g. written by ``gradstep train``) to ONNX.
 
     The model is rebuilt from the config recorded in the checkpoint and its weights are
-    loaded (:func:`gradstep.load`). The per-example input shape is, in order: the
-    ``input_shape`` argument, an ``input_shape`` recorded in the checkpoint's metadata,
-    or the one the first layer implies (``Linear``: ``(in_features,)``).
+    loaded (:func:`gradstep.load`).
+
+    A checkpoint written by ``gradstep train`` records how raw examples were standardised
+    and reshaped for the model; with ``preprocess`` (the default) that is folded into the
+    graph, so the ONNX model takes raw examples of the data set's shape (as
+    ``gradstep predict`` does) and, for regression, returns values in the target's units.
+    Otherwise the graph takes what the network itself takes; the shape of one example is
+    then the ``input_shape`` argument, an ``input_shape`` recorded in the metadata, the
+    ``model_shape`` of the preprocessing record, or the one the first layer implies
+    (``Linear``: ``(in_features,)``), in that order.
 
     Args:
         checkpoint: the ``.safetensors`` checkpoint.
         path: the ``.onnx`` file to write.
-        input_shape: shape of one example without the batch dimension, e.g. ``(1, 28, 28)``.
+        input_shape: shape of one example without the batch dimension, e.g. ``(1, 28, 28)``
+            (the network's input; not allowed together with folded preprocessing).
+        preprocess: fold the recorded preprocessing into the graph.
 
     Returns:
         The path written.
@@ -687,12 +750,39 @@ def export_checkpoint(
     from gradstep.errors import CheckpointError, ConfigError
 
     ck = load(checkpoint)
+    where = os.fspath(checkpoint)
     if ck.model is None:
         raise CheckpointError(
-            f"export: checkpoint {os.fspath(checkpoint)!r} records no model config, so the "
-            "model cannot be rebuilt; use gradstep.export_onnx(model, path, example) instead"
+            f"export: checkpoint {where!r} records no model config, so the model cannot be "
+            "rebuilt; use gradstep.export_onnx(model, path, example) instead"
         )
     model = ck.model
+    pre = _preprocess_record(ck.meta) if preprocess else None
+    if pre is not None:
+        if input_shape is not None:
+            raise ConfigError(
+                f"export: {where!r} records its input preprocessing, so the input shape is "
+                "the data set's; pass --no-preprocess to give the network's input shape"
+            )
+        try:
+            raw = tuple(int(d) for d in pre["raw_shape"])
+            model_shape = tuple(int(d) for d in pre["model_shape"])
+            mean = np.asarray(pre["mean"], np.float32).reshape(raw)
+            std = np.asarray(pre["std"], np.float32).reshape(raw)
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(
+                f"export: {where!r}: malformed preprocessing record: {exc}"
+            ) from None
+        affine = None
+        if pre.get("task") == "regression":
+            affine = (float(pre.get("y_std", 1.0)), float(pre.get("y_mean", 0.0)))
+        return _export(
+            model,
+            path,
+            np.zeros((1, *raw), np.float32),
+            standardize=(mean, std, model_shape),
+            output_affine=affine,
+        )
     shape: tuple[int, ...] | None
     if input_shape is not None:
         shape = tuple(int(d) for d in input_shape)
@@ -701,14 +791,37 @@ def export_checkpoint(
                 f"export: input shape must be positive integers, got {tuple(input_shape)}"
             )
     else:
-        shape = _shape_in(ck.meta) or infer_input_shape(model)
+        recorded = _preprocess_record(ck.meta)
+        shape = (
+            _shape_in(ck.meta)
+            or (tuple(int(d) for d in recorded["model_shape"]) if recorded else None)
+            or infer_input_shape(model)
+        )
     if shape is None:
         raise ConfigError(
-            f"export: the input shape of the model in {os.fspath(checkpoint)!r} is not "
-            "recorded and cannot be inferred from its first layer; pass it, e.g. "
-            "--input-shape 1,28,28"
+            f"export: the input shape of the model in {where!r} is not recorded and cannot "
+            "be inferred from its first layer; pass it, e.g. --input-shape 1,28,28"
         )
     first = next(iter(_layers(model)), ("", None))[1]
     dtype = np.int64 if type(first).__name__ == "Embedding" else np.float32
-    example = np.zeros((1, *shape), dtype=dtype)
-    return export_onnx(model, path, example)
+    return export_onnx(model, path, np.zeros((1, *shape), dtype=dtype))
+
+
+def parse_input_shape(text: str) -> tuple[int, ...]:
+    """``"1,28,28"`` (or ``"1x28x28"``) -> ``(1, 28, 28)``: the ``--input-shape`` option.
+
+    Raises:
+        ConfigError: not a list of positive integers.
+    """
+    from gradstep.errors import ConfigError
+
+    parts = [p for p in text.replace("x", ",").replace(" ", ",").split(",") if p]
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        shape = ()
+    if not shape or any(d <= 0 for d in shape):
+        raise ConfigError(
+            f"--input-shape: expected positive integers such as 1,28,28, got {text!r}"
+        )
+    return shape

@@ -220,3 +220,42 @@ def test_export_checkpoint_of_builder_models(rng, tmp_path):
     gs.save(tmp_path / "cnn2.safetensors", cnn, data={"input_shape": [1, 8, 8]})
     export_checkpoint(tmp_path / "cnn2.safetensors", tmp_path / "cnn2.onnx")
     assert _dims(_check_file(tmp_path / "cnn2.onnx").graph.input[0]) == ["batch", 1, 8, 8]
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_export_checkpoint_folds_train_preprocessing(task, rng, tmp_path):
+    models = pytest.importorskip("gradstep.models")
+    from gradstep.errors import ConfigError
+    from gradstep.onnx_export import export_checkpoint
+
+    raw, model_shape = (64,), (1, 8, 8)  # as `gradstep train --model cnn` on flat 8x8 digits
+    model = models.build("cnn:4", model_shape, 3 if task == "classification" else 1, generator=3)
+    mean = rng.standard_normal(raw).astype(np.float32)
+    std = rng.uniform(0.5, 2.0, raw).astype(np.float32)
+    pre = {
+        "mean": mean,
+        "std": std,
+        "raw_shape": list(raw),
+        "model_shape": list(model_shape),
+        "task": task,
+        "classes": [],
+        "y_mean": 4.0,
+        "y_std": 2.5,
+    }
+    ck = tmp_path / "ck.safetensors"
+    gs.save(ck, model, preprocess=pre)
+    export_checkpoint(ck, tmp_path / "m.onnx")
+    proto = _check_file(tmp_path / "m.onnx")
+    assert _dims(proto.graph.input[0]) == ["batch", 64]
+
+    x = rng.uniform(0, 16, (5, 64)).astype(np.float32)
+    expected = _gs_out(model.eval(), ((x - mean) / std).reshape(5, *model_shape))
+    if task == "regression":
+        expected = expected * 2.5 + 4.0
+    assert_close(_session(tmp_path / "m.onnx").run(None, {"input": x})[0], expected)
+
+    # without the preprocessing: the network's own input
+    export_checkpoint(ck, tmp_path / "bare.onnx", preprocess=False)
+    assert _dims(_check_file(tmp_path / "bare.onnx").graph.input[0]) == ["batch", 1, 8, 8]
+    with pytest.raises(ConfigError, match="no-preprocess"):
+        export_checkpoint(ck, tmp_path / "x.onnx", input_shape=(1, 8, 8))
