@@ -614,6 +614,8 @@ class Trainer:
         # batch but before the epoch's end (per-step saves, Ctrl-C) must not redo the epoch
         self._loader_epoch: Any = None
         self._batches_done = False
+        self.meta: dict[str, Any] = {}  # extra values written into every checkpoint
+        self.parallel: Any = None  # gradstep.distributed.DataParallel when running on K ranks
         self._params = [p for p in _parameters(model, optimizer)]
         self._names = {id(p): n for n, p in getattr(model, "named_parameters", lambda: [])()}
 
@@ -700,7 +702,8 @@ class Trainer:
     def save(self, path: str | os.PathLike[str], **meta: Any) -> Path:
         """Write a resumable checkpoint (model, optimizer, scheduler, trainer state)."""
         return _checkpoint.save(
-            path, self.model, self.optimizer, self.scheduler, trainer=self.state_dict(), **meta
+            path, self.model, self.optimizer, self.scheduler, trainer=self.state_dict(),
+            **{**self.meta, **meta},
         )
 
     def restore(self, path: str | os.PathLike[str]) -> _checkpoint.Checkpoint:
