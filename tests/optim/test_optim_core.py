@@ -124,10 +124,13 @@ def test_flat_bit_identical_to_per_parameter(case, grouped):
                 assert sa[k] == sb[k]
 
 
-@pytest.mark.parametrize("case", [CONFIGS[1], CONFIGS[6]], ids=["SGD-momentum", "Adam"])
-def test_flat_bit_identical_float32_without_blas(case):
+@pytest.mark.parametrize("case", [CONFIGS[1], CONFIGS[3], CONFIGS[6]],
+                         ids=["SGD-momentum", "SGD-nesterov", "Adam"])
+def test_flat_bit_identical_float32_with_blas(case):
+    if not _kernels.blas_available():
+        pytest.skip("scipy is not installed")
     name, kw = case
-    prev = _kernels.set_blas_enabled(False)
+    prev = _kernels.set_blas_enabled(True)
     try:
         _, per = run(name, kw, dtype=np.float32)
         _, flat = run(name, kw, flat=True, dtype=np.float32)
@@ -136,6 +139,25 @@ def test_flat_bit_identical_float32_without_blas(case):
     for a, b in zip(per, flat):
         assert a.data.dtype == np.float32
         assert a.data.tobytes() == b.data.tobytes()
+
+
+@pytest.mark.parametrize("case", [CONFIGS[2], CONFIGS[7], CONFIGS[10]],
+                         ids=["SGD-damp-wd-max", "Adam-ams-wd-max", "RMSprop-centered"])
+def test_chunked_threaded_bit_identical(case):
+    """Large arrays go through L2-sized chunks on the thread pool; the result is the same as
+    one thread, per parameter or flat."""
+    name, kw = case
+    shapes = [(_kernels.PARALLEL_MIN + 12345,), (3, 70001), (7,)]
+    results = []
+    for flat, threads in [(False, 1), (True, 1), (False, 2), (True, 3)]:
+        prev = _kernels.set_num_threads(threads)
+        try:
+            _, ps = run(name, kw, flat=flat, steps=3, dtype=np.float32,
+                        params=make_params(dtype=np.float32, shapes=shapes))
+        finally:
+            _kernels.set_num_threads(prev)
+        results.append([p.data.tobytes() for p in ps])
+    assert all(r == results[0] for r in results[1:])
 
 
 def test_flat_buffers_are_views_and_backward_lands_in_them():

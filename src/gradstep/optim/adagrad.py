@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from gradstep.optim._kernels import axpy
+from gradstep.optim._kernels import axpy, elementwise
 from gradstep.optim.optimizer import Alloc, Optimizer, _check_nonneg
 
 __all__ = ["Adagrad", "adagrad_update"]
@@ -129,8 +129,12 @@ class Adagrad(Optimizer):
             state["step"] = 0
             state["sum"] = alloc("sum", group["initial_accumulator_value"])
         state["step"] += 1
-        adagrad_update(
-            param, grad, state["sum"], step=state["step"], lr=group["lr"],
-            lr_decay=group["lr_decay"], weight_decay=group["weight_decay"], eps=group["eps"],
-            maximize=group["maximize"], work=(self._work(param, 0), self._work(param, 1)),
+        hyper = dict(
+            step=state["step"], lr=group["lr"], lr_decay=group["lr_decay"],
+            weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"],
         )
+
+        def kernel(p, g, s, work):  # type: ignore[no-untyped-def]
+            adagrad_update(p, g, s, work=work, **hyper)
+
+        elementwise(kernel, [param, grad, state["sum"]], 2)

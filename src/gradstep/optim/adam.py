@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from gradstep.optim._kernels import axpy, scal
+from gradstep.optim._kernels import axpy, elementwise, scal
 from gradstep.optim.optimizer import Alloc, Optimizer, _check_nonneg, _check_unit
 
 __all__ = ["Adam", "AdamW", "adam_update"]
@@ -157,12 +157,18 @@ class Adam(Optimizer):
             state["max_exp_avg_sq"] = alloc("max_exp_avg_sq", 0.0)
         state["step"] += 1
         beta1, beta2 = group["betas"]
-        adam_update(
-            param, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
+        hyper = dict(
             step=state["step"], lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
             weight_decay=group["weight_decay"], amsgrad=amsgrad, maximize=group["maximize"],
             decoupled_weight_decay=group["decoupled_weight_decay"],
-            work=(self._work(param, 0), self._work(param, 1)),
+        )
+
+        def kernel(p, g, m, v, vmax, work):  # type: ignore[no-untyped-def]
+            adam_update(p, g, m, v, vmax, work=work, **hyper)
+
+        elementwise(
+            kernel,
+            [param, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq")], 2,
         )
 
 

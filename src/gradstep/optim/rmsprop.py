@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from gradstep.optim._kernels import axpy, scal
+from gradstep.optim._kernels import axpy, elementwise, scal
 from gradstep.optim.optimizer import Alloc, Optimizer, _check_nonneg
 
 __all__ = ["RMSprop", "rmsprop_update"]
@@ -143,10 +143,16 @@ class RMSprop(Optimizer):
         if group["centered"] and "grad_avg" not in state:
             state["grad_avg"] = alloc("grad_avg", 0.0)
         state["step"] += 1
-        rmsprop_update(
-            param, grad, state["square_avg"], state.get("grad_avg") if group["centered"] else None,
-            state.get("momentum_buffer"), lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
+        hyper = dict(
+            lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
             weight_decay=group["weight_decay"], momentum=group["momentum"],
             centered=group["centered"], maximize=group["maximize"],
-            work=(self._work(param, 0), self._work(param, 1)),
         )
+
+        def kernel(p, g, sq, ga, buf, work):  # type: ignore[no-untyped-def]
+            rmsprop_update(p, g, sq, ga, buf, work=work, **hyper)
+
+        elementwise(kernel, [
+            param, grad, state["square_avg"], state.get("grad_avg") if group["centered"] else None,
+            state.get("momentum_buffer") if group["momentum"] > 0 else None,
+        ], 2)

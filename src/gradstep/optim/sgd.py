@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from gradstep.optim._kernels import axpy, scal
+from gradstep.optim._kernels import axpy, elementwise, scal
 from gradstep.optim.optimizer import Alloc, Optimizer, _check_nonneg
 
 __all__ = ["SGD", "sgd_update", "MOMENTUM_FORMS"]
@@ -170,10 +170,13 @@ class SGD(Optimizer):
                 first = True
                 buf = alloc("momentum_buffer", 0.0 if sutskever else None)
                 state["momentum_buffer"] = buf
-        need_work = group["maximize"] or group["weight_decay"] != 0 or group["nesterov"]
-        sgd_update(
-            param, grad, buf, lr=group["lr"], momentum=momentum, dampening=group["dampening"],
+        hyper = dict(
+            lr=group["lr"], momentum=momentum, dampening=group["dampening"],
             nesterov=group["nesterov"], weight_decay=group["weight_decay"],
             maximize=group["maximize"], momentum_form=group["momentum_form"], first=first,
-            work=self._work(param, 0) if need_work else None,
         )
+
+        def kernel(p: np.ndarray, g: np.ndarray, b: np.ndarray | None, work: tuple) -> None:
+            sgd_update(p, g, b, work=work[0], **hyper)
+
+        elementwise(kernel, [param, grad, buf], 1)
