@@ -123,8 +123,13 @@ class History:
         h.epoch = [int(e) for e in d.get("epoch", [])]
         h.history = {k: [float(x) for x in v] for k, v in d.get("history", {}).items()}
         h.steps = {
-            k: [float(x) for x in v] for k, v in d.get("steps", {"loss": [], "lr": []}).items()
+            "loss": [], "lr": [],
+            **{k: [float(x) for x in v] for k, v in d.get("steps", {}).items()},
         }
+        if any(len(v) != len(h.epoch) for v in h.history.values()) or any(
+            len(v) != len(h.steps["loss"]) for v in h.steps.values()
+        ):
+            raise ValueError("History.from_dict: columns of different lengths")
         return h
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
@@ -664,6 +669,11 @@ class Trainer:
                 f"fit(resume=...): checkpoint was trained with accumulate={state.get('accumulate')}"
                 f", this run has accumulate={self.accumulate}"
             )
+        for key in ("epoch", "step"):
+            v = state.get(key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise CheckpointError(f"fit(resume=...): trainer {key} must be an int >= 0, "
+                                      f"got {v!r}")
         self.epoch = int(state["epoch"])
         self.step = int(state["step"])
         self.history = History.from_dict(state.get("history", {}))
@@ -714,7 +724,15 @@ class Trainer:
                 f"checkpoint {os.fspath(path)!r}: holds no training state "
                 "(written by gradstep.save, not by fit); cannot resume"
             )
-        self.load_state_dict(ck.meta["trainer"])
+        try:
+            self.load_state_dict(ck.meta["trainer"])
+        except CheckpointError:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+            raise CheckpointError(
+                f"checkpoint {os.fspath(path)!r}: malformed training state "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
         return ck
 
     # ------------------------------------------------------------- guarding
