@@ -6,9 +6,10 @@ zero_grad + forward + loss + backward (no optimizer). Both models hold the same 
 and the first-step losses are checked to agree before timing. Timing alternates blocks
 of steps between the two libraries and reports medians of the per-block means.
 
-    python benchmarks/bench_cnn.py [--batch 64] [--blocks 15] [--steps 10] [--torch-threads 2]
+    python benchmarks/bench_cnn.py [--batch 64] [--blocks 15] [--steps 10] [--torch-threads 1,2]
 
-Prints gradstep and PyTorch ms/step and the throughput ratio (gradstep / PyTorch).
+Prints gradstep and PyTorch ms/step and the throughput ratio (gradstep / PyTorch) for each
+torch thread count given (NumPy's BLAS keeps its own default thread count).
 """
 
 from __future__ import annotations
@@ -56,16 +57,19 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--blocks", type=int, default=15, help="timing blocks per library")
+    ap.add_argument("--blocks", type=int, default=15, help="timing rounds")
     ap.add_argument("--steps", type=int, default=10, help="steps per block")
-    ap.add_argument("--torch-threads", type=int, default=2)
+    ap.add_argument(
+        "--torch-threads",
+        default="2",
+        help="comma-separated torch thread counts, each timed as its own contender (e.g. 1,2)",
+    )
     args = ap.parse_args()
+    thread_counts = [int(t) for t in str(args.torch_threads).split(",")]
 
     import torch
 
     from gradstep import nn
-
-    torch.set_num_threads(args.torch_threads)  # set last: nothing after this resets it
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((args.batch, 1, 28, 28)).astype(np.float32)
@@ -89,31 +93,46 @@ def main() -> None:
         loss.backward()
         return float(loss.item())
 
+    torch.set_num_threads(thread_counts[0])  # nothing after this resets torch's pool
     l_gs, l_t = gs_step(), torch_step()
     if not np.isclose(l_gs, l_t, rtol=1e-4):
         raise SystemExit(f"contenders disagree: gradstep loss {l_gs} vs torch {l_t}")
     for p, (name, tp) in zip(gm.parameters(), tm.named_parameters()):
         np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=1e-3, atol=1e-5, err_msg=name)
 
+    contenders = [("gradstep", 0, gs_step)] + [
+        (f"torch({n} threads)", n, torch_step) for n in thread_counts
+    ]
     for _ in range(5):  # warm up
-        gs_step()
-        torch_step()
-    times: dict[str, list[float]] = {"gradstep": [], "torch": []}
-    for _ in range(args.blocks):
-        for name, fn in (("gradstep", gs_step), ("torch", torch_step)):
+        for _, n, fn in contenders:
+            if n:
+                torch.set_num_threads(n)
+            fn()
+    times: dict[str, list[float]] = {name: [] for name, _, _ in contenders}
+    for _ in range(args.blocks):  # interleaved rounds: every contender once per round
+        for name, n, fn in contenders:
+            if n:
+                torch.set_num_threads(n)
+                fn()  # one untimed step after a thread-count change
             t0 = time.perf_counter()
             for _ in range(args.steps):
                 fn()
             times[name].append((time.perf_counter() - t0) / args.steps)
     g_ms = statistics.median(times["gradstep"]) * 1e3
-    t_ms = statistics.median(times["torch"]) * 1e3
     print(
-        f"CNN 28x28 batch {args.batch}, forward+backward, float32; torch threads={torch.get_num_threads()}, "
-        f"{args.blocks} interleaved blocks x {args.steps} steps; first-step loss {l_gs:.6f} (torch {l_t:.6f})"
+        f"CNN 28x28 batch {args.batch}, zero_grad+forward+loss+backward, float32; "
+        f"{args.blocks} interleaved rounds x {args.steps} steps; "
+        f"first-step loss {l_gs:.6f} (torch {l_t:.6f})"
     )
-    print(f"gradstep: {g_ms:.3f} ms/step ({args.batch / g_ms * 1e3:,.0f} samples/s)")
-    print(f"torch:    {t_ms:.3f} ms/step ({args.batch / t_ms * 1e3:,.0f} samples/s)")
-    print(f"throughput ratio gradstep/torch: {t_ms / g_ms:.2f}x")
+    print(f"{'gradstep':22s} {g_ms:8.3f} ms/step ({args.batch / g_ms * 1e3:8,.0f} samples/s)")
+    for name, _, _ in contenders[1:]:
+        t_ms = statistics.median(times[name]) * 1e3
+        per_round = statistics.median(t / g for t, g in zip(times[name], times["gradstep"]))
+        print(
+            f"{name:22s} {t_ms:8.3f} ms/step ({args.batch / t_ms * 1e3:8,.0f} samples/s)  "
+            f"throughput ratio gradstep/torch: {t_ms / g_ms:.2f}x "
+            f"(median of per-round ratios {per_round:.2f}x)"
+        )
 
 
 if __name__ == "__main__":
