@@ -888,6 +888,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- main
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from gradstep import onnx_export
+
+    shape = None if args.input_shape is None else onnx_export.parse_input_shape(args.input_shape)
+    try:
+        out = onnx_export.export_checkpoint(
+            args.checkpoint, args.output, input_shape=shape, preprocess=not args.no_preprocess
+        )
+    except ImportError as exc:
+        raise ConfigError(str(exc)) from None
+    print(f"wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     p = _Parser(
@@ -896,7 +910,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=MAIN_EXAMPLES,
         formatter_class=fmt,
     )
-    sub = p.add_subparsers(dest="command", metavar="{train,evaluate,predict}", parser_class=_Parser)
+    sub = p.add_subparsers(
+        dest="command", metavar="{train,evaluate,predict,export}", parser_class=_Parser
+    )
     t = sub.add_parser(
         "train",
         help="train a model and write a run folder",
@@ -933,6 +949,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", "-o", default=None, help="write predictions to a .txt/.csv or .npy file"
     )
     pr.add_argument("--names", action="store_true", help="print class names instead of indices")
+    ex = sub.add_parser(
+        "export",
+        help="export a checkpoint's model to ONNX",
+        description="Export the model of a checkpoint to ONNX (needs gradstep[onnx]); "
+        "see docs/interop.md.",
+        epilog="examples:\n  gradstep export runs/digits-mlp/last.safetensors model.onnx\n"
+        "  gradstep export cnn.safetensors cnn.onnx --input-shape 1,28,28",
+        formatter_class=fmt,
+    )
+    ex.add_argument("checkpoint", help="a .safetensors checkpoint")
+    ex.add_argument("output", help="the .onnx file to write")
+    ex.add_argument("--input-shape", default=None, help="shape of one network input, e.g. 1,28,28")
+    ex.add_argument(
+        "--no-preprocess",
+        action="store_true",
+        help="export the bare network, without gradstep train's input scaling",
+    )
     return p
 
 
@@ -944,7 +977,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
-        cmd = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}
+        cmd = {
+            "train": cmd_train,
+            "evaluate": cmd_evaluate,
+            "predict": cmd_predict,
+            "export": cmd_export,
+        }
         return cmd[args.command](args)
     except _UsageError as exc:
         print(f"{exc}".replace("\n", " "), file=sys.stderr)
