@@ -23,6 +23,7 @@ import numpy as np
 
 from gradstep.callbacks import Callback
 from gradstep.errors import CheckpointError, ConfigError, DataError, NonFiniteError
+from gradstep.viz import commands as _viz
 
 __all__ = ["main"]
 
@@ -718,6 +719,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             accumulate=cfg["accumulate"],
             resume=cfg["resume"],
             verbose=verbose,
+            track=_viz.track_option(args),
         )
         train_time = time.perf_counter() - t0
         if classification:
@@ -730,6 +732,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             }
     history.to_csv(run / "history.csv")
     history.to_json(run / "history.json")
+    _viz.after_train(args, history, run)
     resolved = {k: v for k, v in cfg.items() if v is not None and k not in ("resume", "out")}
     (run / "config.toml").write_text(
         "# gradstep train --config config.toml reproduces this run\n"
@@ -922,6 +925,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=fmt,
     )
     _add_train_options(t)
+    _viz.add_track_layers_flag(t)  # gradstep.viz: --track-layers
     e = sub.add_parser(
         "evaluate",
         help="test accuracy of a checkpoint",
@@ -966,6 +970,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="export the bare network, without gradstep train's input scaling",
     )
+    _viz.add_subcommands(sub)  # gradstep.viz: compare, paths, step
     return p
 
 
@@ -983,7 +988,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "predict": cmd_predict,
             "export": cmd_export,
         }
-        return cmd[args.command](args)
+        return (cmd.get(args.command) or args.handler)(args)  # viz commands set handler
     except _UsageError as exc:
         print(f"{exc}".replace("\n", " "), file=sys.stderr)
         return 2
