@@ -22,4 +22,5 @@ history = gs.fit(
 )
 print("test:", gs.evaluate(model, (x_te, y_te)))
 # continue the same run to 20 epochs, bit-identically to an uninterrupted 20-epoch run:
-# gs.fit(model, (x_tr, y_tr), optimizer=optimizer, epochs=20, resume="runs/example/last.safetensors")
+# gs.fit(model, (x_tr, y_tr), optimizer=optimizer, epochs=20,
+#        resume="runs/example/last.safetensors")

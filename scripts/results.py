@@ -63,7 +63,7 @@ def machine() -> str:
     except OSError:
         pass
     try:
-        load = "load average %.1f at start" % os.getloadavg()[0]
+        load = f"load average {os.getloadavg()[0]:.1f} at start"
     except OSError:
         load = ""
     return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Measured on: {header}.\n")
     print("| Data set | Command | Test accuracy | Target | Training time | Reference |")
     print("|---|---|---|---|---|---|")
-    for name, spec, res, wall, ok in rows:
+    for _name, spec, res, wall, ok in rows:
         cmd = "gradstep " + shlex.join(spec["args"])  # type: ignore[arg-type]
         target = f">= {float(spec['target']) * 100:.1f}%"  # type: ignore[arg-type]
         if spec.get("time_limit"):
