@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -815,11 +816,9 @@ def parse_input_shape(text: str) -> tuple[int, ...]:
     """
     from gradstep.errors import ConfigError
 
-    parts = [p for p in text.replace("x", ",").replace(" ", ",").split(",") if p]
-    try:
-        shape = tuple(int(p) for p in parts)
-    except ValueError:
-        shape = ()
+    parts = re.split(r"\s*[,x]\s*", text.strip())
+    ok = all(p.isascii() and p.isdigit() for p in parts)
+    shape = tuple(int(p) for p in parts) if ok else ()
     if not shape or any(d <= 0 for d in shape):
         raise ConfigError(
             f"--input-shape: expected positive integers such as 1,28,28, got {text!r}"
