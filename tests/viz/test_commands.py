@@ -80,3 +80,15 @@ def test_track_layers_flag_and_after_train(tmp_path, capsys):
     assert "first/last layer gradient norm" in capsys.readouterr().out
     commands.after_train(ap.parse_args(["--track-layers"]), h, run_dir=tmp_path / "run")
     assert (tmp_path / "run" / "layers.png").exists()
+
+
+def test_registered_in_the_gradstep_command(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    from gradstep.cli import main
+
+    assert main(["step", "--explain"]) == 0
+    assert "Backward pass" in capsys.readouterr().out
+    rc = main(["train", "--dataset", "iris", "--model", "mlp:8", "--epochs", "1",
+               "--track-layers", str(tmp_path / "layers"), "--out", str(tmp_path / "run"), "-q"])
+    assert rc == 0
+    assert_png(tmp_path / "layers" / "layers.png", (1000, 700))
