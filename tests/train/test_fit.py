@@ -602,3 +602,41 @@ def test_history_files(tmp_path):
     assert len(lines) == 4 and lines[0].split(",")[:3] == ["epoch", "loss", "accuracy"]
     d = json.loads((tmp_path / "h.json").read_text())
     assert d["epoch"] == [1, 2, 3] and len(d["steps"]["loss"]) == len(h.steps["loss"])
+
+
+def test_checkpoint_round_trip_real_objects(tmp_path):
+    """Model + flat Adam + StepLR + mid-epoch DataLoader position survive save/load exactly."""
+    from gradstep.optim.lr_scheduler import StepLR
+
+    x, y = _blobs(50)
+
+    def setup():
+        m = _model(dropout=0.1)
+        opt = optim.Adam(m.parameters(), lr=0.01, flat=True)
+        sched = StepLR(opt, step_size=1, gamma=0.5)
+        loader = DataLoader((x, y), batch_size=8, generator=np.random.default_rng(5))
+        return m, opt, sched, loader
+
+    m, opt, sched, loader = setup()
+    fit(m, loader, optimizer=opt, scheduler=sched, epochs=1, verbose=0)
+    it = iter(loader)
+    next(it)
+    next(it)
+    p = tmp_path / "c.safetensors"
+    gs.save(p, m, opt, sched, loader=loader.state_dict(), epoch=1, step=9)
+
+    m2, opt2, sched2, loader2 = setup()
+    ck = gs.load(p, m2, opt2, sched2)
+    loader2.load_state_dict(ck["loader"])
+    _assert_bitwise(m.state_dict(), m2.state_dict())
+    s1, s2 = opt.state_dict(), opt2.state_dict()
+    assert s1["param_groups"] == s2["param_groups"]
+    for k in s1["state"]:
+        for name, v in s1["state"][k].items():
+            assert np.array_equal(v, s2["state"][k][name])
+    assert sched.state_dict() == sched2.state_dict()
+    assert ck.epoch == 1 and ck.step == 9
+    rest_a, rest_b = list(it), list(iter(loader2))  # the rest of the epoch, identical
+    assert len(rest_a) == len(rest_b) == len(loader) - 2
+    for (xa, ya), (xb, yb) in zip(rest_a, rest_b):
+        assert np.array_equal(xa, xb) and np.array_equal(ya, yb)
