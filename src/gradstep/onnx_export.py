@@ -421,7 +421,6 @@ CONVERTERS: dict[str, Converter] = {
     "AdaptiveAvgPool2d": _adaptive_avgpool2d,
     "Flatten": _flatten,
     "Dropout": _identity,
-    "Dropout2d": _identity,
     "Identity": _identity,
     "ReLU": _simple("Relu"),
     "Sigmoid": _simple("Sigmoid"),
@@ -697,7 +696,7 @@ def infer_input_shape(model: Any) -> tuple[int, ...] | None:
         name = type(layer).__name__
         if name == "Linear":
             return (int(layer.in_features),)
-        if name in ("Flatten", "Dropout", "Dropout2d", "Identity"):
+        if name in ("Flatten", "Dropout", "Identity"):
             continue
         return None
     return None
