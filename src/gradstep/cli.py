@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from gradstep import distributed
 from gradstep.callbacks import Callback
 from gradstep.errors import CheckpointError, ConfigError, DataError, NonFiniteError
 from gradstep.viz import commands as _viz
@@ -668,7 +669,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             xtr, xv, ytr, yv = train_test_split(xtr, ytr, test_size=cfg["val_split"], generator=gen)
         val = (xv, yv)
 
-    run = _run_dir(cfg)
+    main = not distributed.init_if_launched() or distributed.is_main()  # rank 0 writes
+    run = Path(distributed.broadcast_json(str(_run_dir(cfg))))  # one folder for all ranks
     try:
         run.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -696,7 +698,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     }
     callbacks: list[Any] = [cb.ModelCheckpoint(run, monitor="val_loss", save_best=val is not None)]
     callbacks.append(_MetaSaver(meta))
-    if verbose:
+    if verbose and main:
         print(
             f"gradstep: training {cfg['model']} on {ds.name} "
             f"({len(xtr):,} training, {len(xte):,} test examples, {cfg['optimizer']} "
@@ -730,6 +732,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "mse": float(np.mean((pred - y_te) ** 2)),
                 "mae": float(np.mean(np.abs(pred - y_te))),
             }
+    if not main:
+        return 0
     history.to_csv(run / "history.csv")
     history.to_json(run / "history.json")
     _viz.after_train(args, history, run)
@@ -976,6 +980,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gradstep`` command; returns the exit status."""
+    return distributed.abort_if_failed(_main(argv))  # under mpiexec a failure ends all ranks
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

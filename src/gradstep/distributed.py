@@ -160,6 +160,20 @@ def init_if_launched() -> bool:
     return world_size() > 1
 
 
+def abort_if_failed(status: int) -> int:
+    """Return ``status``; on a failure (non-zero) in a world of several ranks, abort the job.
+
+    A rank that just exits (``sys.exit(2)``) leaves the others waiting in a collective for
+    ever; ``MPI_Abort`` ends them all with ``status``. For command-line entry points that
+    turn exceptions into exit codes.
+    """
+    if status and _COMM is not None and _COMM.Get_size() > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        _COMM.Abort(int(status))
+    return status
+
+
 def _install_abort_hook() -> None:
     global _HOOK_INSTALLED
     if _HOOK_INSTALLED:
