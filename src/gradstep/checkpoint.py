@@ -629,9 +629,20 @@ def load(
     if model is None and build and ck.model_config is not None:
         from gradstep import models  # local import: models imports nn, which imports much
 
+        stored = sum(int(a.size) for a in model_state.values())
+        claimed = _config_elements(ck.model_config)
+        if claimed > 4 * stored + 2**20:  # a hostile config must not allocate gigabytes
+            raise _err(
+                path,
+                f"model config asks for about {claimed:,} parameter values but the file "
+                f"stores {stored:,}: refusing to build it (corrupt or hostile file)",
+            )
         try:
             model = models.from_config(ck.model_config)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        except RecursionError:
+            raise _err(path, "cannot rebuild the model: its config is nested too deeply") from None
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError,
+                MemoryError) as exc:
             raise _err(path, f"cannot rebuild the model from its config: {exc}") from None
     if model is not None:
         _restore(path, "model", model, model_state, strict=strict)
@@ -647,13 +658,100 @@ def load(
     return ck
 
 
+_SIZE_KEYS = ("in_features", "out_features", "in_channels", "out_channels", "num_embeddings",
+              "embedding_dim", "num_features", "normalized_shape")
+
+
+def _config_elements(cfg: Any) -> int:
+    """About how many parameter values the layers of a model config allocate (an upper
+    bound for gradstep's layers: the product of their size arguments), without building it."""
+    total = 0
+    stack = [cfg]
+    while stack:  # iterative: a deeply nested config cannot exhaust the stack here
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        c = node.get("config")
+        if not isinstance(c, dict):
+            continue
+        n, sized = 1, False
+        for key in (*_SIZE_KEYS, "kernel_size"):
+            raw = c.get(key)
+            for v in raw if isinstance(raw, list) else [raw]:
+                if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+                    n *= v * v if key == "kernel_size" and not isinstance(raw, list) else v
+                    sized = sized or key != "kernel_size"
+        groups = c.get("groups")
+        if isinstance(groups, int) and not isinstance(groups, bool) and groups > 1:
+            n //= groups
+        if sized:
+            total += n
+    return total
+
+
+def _is_number(x: Any) -> bool:
+    return (_is_int(x) or isinstance(x, float) or isinstance(x, np.number)) and not isinstance(
+        x, (bool, np.bool_)
+    )
+
+
+def _check_like(path: PathLike, what: str, ref: Any, got: Any, where: str) -> None:
+    """``got`` (a state read from a file) has the layout and value kinds of ``ref`` (the
+    live object's own state), so that a hostile state fails here, typed, rather than as a
+    TypeError deep inside a later optimizer step."""
+    bad = None
+    if ref is None or isinstance(ref, str) and isinstance(got, str):
+        return
+    if isinstance(ref, (bool, np.bool_)):
+        bad = None if isinstance(got, (bool, np.bool_)) else "a bool"
+    elif _is_number(ref):
+        bad = None if _is_number(got) else "a number"
+    elif isinstance(ref, np.ndarray):
+        ok = isinstance(got, np.ndarray) and got.shape == ref.shape
+        bad = None if ok else f"an array of shape {ref.shape}"
+    elif isinstance(ref, (list, tuple)):
+        if not isinstance(got, (list, tuple)) or len(got) != len(ref):
+            bad = f"a list of {len(ref)}"
+        else:
+            for i, (r, g) in enumerate(zip(ref, got)):
+                _check_like(path, what, r, g, f"{where}[{i}]")
+    elif isinstance(ref, Mapping):
+        if not isinstance(got, Mapping):
+            bad = "a dict"
+        elif not ref:  # e.g. per-parameter optimizer state of a fresh optimizer
+            for k, entry in got.items():
+                if not isinstance(entry, Mapping) or not all(
+                    isinstance(v, np.ndarray) or _is_number(v) for v in entry.values()
+                ):
+                    bad = "a dict of arrays and numbers per entry"
+                    where = f"{where}[{k!r}]"
+                    break
+            keysets = {frozenset(e) for e in got.values() if isinstance(e, Mapping)}
+            if bad is None and len(keysets) > 1:
+                bad = "the same keys for every entry"
+        elif set(got) != set(ref):
+            bad = f"the keys {sorted(map(str, ref))}"
+        else:
+            for k in ref:
+                _check_like(path, what, ref[k], got[k], f"{where}[{k!r}]")
+    if bad is not None:
+        raise _err(path, f"{what} state {where or '(top level)'} should be {bad}, "
+                         f"got {type(got).__name__} {str(got)[:60]}")
+
+
 def _restore(path: PathLike, what: str, obj: Any, state: Any, **kwargs: Any) -> None:
     fn = getattr(obj, "load_state_dict", None)
     if not callable(fn):
         raise TypeError(f"load: {what} has no load_state_dict() method (got {type(obj).__name__})")
+    if what != "model" and callable(getattr(obj, "state_dict", None)):
+        _check_like(path, what, obj.state_dict(), state, "")
     try:
         fn(state, **kwargs)
     except CheckpointError:
         raise
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise _err(path, f"does not fit the {what}: {exc}") from None
