@@ -312,7 +312,10 @@ class _MetricSums:
 
     def load(self, s: dict[str, Any]) -> None:
         self.loss, self.n = float(s["loss"]), int(s["n"])
-        self.values = [float(v) for v in s["values"]]
+        values = [float(v) for v in s["values"]]
+        if len(values) != len(self.fns):
+            raise ValueError(f"metric sums: {len(values)} values for {len(self.fns)} metrics")
+        self.values = values
 
 
 # ------------------------------------------------------------------------ evaluation
