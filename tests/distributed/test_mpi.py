@@ -157,3 +157,36 @@ def test_fit_a_nonfinite_loss_on_one_rank_skips_the_step_on_all(tmp_path):
         np.testing.assert_array_equal(out["skipped"], hist["skipped"])
         for i, p in enumerate(model.parameters()):
             np.testing.assert_allclose(out[f"arr_{i}"], p.data, rtol=1e-10, atol=1e-12)
+
+
+def _run_cli(k: int, *args: str, timeout: float = 90) -> subprocess.CompletedProcess:
+    assert MPIEXEC is not None
+    cmd = [MPIEXEC, "-n", str(k), sys.executable, "-m", "mpi4py", "-m", "gradstep", *args]
+    try:
+        return subprocess.run(cmd, env=mpi_env(), capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"{' '.join(cmd)} hung for more than {timeout} s: {exc.stderr!r}")
+
+
+@pytest.mark.slow
+def test_gradstep_train_command_under_mpiexec_with_resume(tmp_path):
+    pytest.importorskip("sklearn")
+    out = tmp_path / "run"
+    common = ["train", "--dataset", "iris", "--out", str(out), "--batch-size", "8"]
+    first = _run_cli(2, *common, "--epochs", "2")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count("test accuracy") == 1 and first.stdout.count("epoch 2/2") == 1
+    assert (out / "last.safetensors").exists() and (out / "history.json").exists()
+    assert len(list(tmp_path.iterdir())) == 1  # one run folder for both ranks
+    second = _run_cli(2, *common, "--epochs", "3", "--resume", str(out / "last.safetensors"))
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.count("epoch 3/3") == 1 and "epoch 1/3" not in second.stdout
+
+
+def test_gradstep_command_error_on_every_rank_exits_nonzero(tmp_path):
+    proc = _run_cli(2, "train", "--dataset", "iris", "--epochs", "1", "--out",
+                    str(tmp_path / "r"), "--resume", str(tmp_path / "missing.safetensors"),
+                    timeout=60)
+    assert proc.returncode != 0
+    assert "not found" in proc.stderr
