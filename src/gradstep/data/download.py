@@ -10,11 +10,8 @@ no file behind.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -82,6 +79,11 @@ def download_file(
         DataError: network/HTTP failure, oversized response, or ``verify`` rejected the
             file. ``dest`` is then untouched and no temporary file remains.
     """
+    # imported here: http.client/urllib.request (with email.*) add ~40-120 ms to import gradstep
+    import http.client
+    import urllib.error
+    import urllib.request
+
     target = Path(dest)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
