@@ -1,13 +1,13 @@
 """Optimizer step throughput: gradstep SGD-momentum per-parameter and flat vs PyTorch.
 
-Layouts: 1 x 10M and 100 x 100k float32 parameters. Contenders: gradstep per-parameter,
-gradstep flat (BLAS kernels when SciPy is present), gradstep flat with NumPy only, PyTorch
-for-loop, foreach and fused. Each contender is timed in turn, interleaved, over several
+Layouts: 1 x 10M and 100 x 100k float32 parameters. Contenders: gradstep per-parameter and
+flat (chunked NumPy on the thread pool, the default), gradstep flat with SciPy's BLAS kernels
+(opt-in, ``--blas``), PyTorch for-loop, foreach and fused. Each contender is timed in turn, interleaved, over several
 repeats (the host drifts); the table shows medians, effective bandwidth (an SGD-momentum
 step moves 20 bytes per parameter: read p, g, buf; write buf, p) and the speed ratio to
 PyTorch fused in the same run (>= 1 means faster than fused).
 
-    python benchmarks/bench_step.py [--repeats 15] [--steps 5] [--json out.json]
+    python benchmarks/bench_step.py [--repeats 15] [--steps 5] [--blas] [--json out.json]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ LR, MOMENTUM = 1e-4, 0.9
 BYTES_PER_PARAM = 20
 
 
-def make_gradstep(shapes, flat, blas=True):
+def make_gradstep(shapes, flat, blas=False):
     rng = np.random.default_rng(0)
     ps = [gs.tensor(rng.standard_normal(s, dtype=np.float32), requires_grad=True) for s in shapes]
     opt = optim.SGD(ps, lr=LR, momentum=MOMENTUM, flat=flat)
@@ -65,14 +65,14 @@ def make_torch(shapes, mode):
     return opt.step, (lambda: ps[0].detach().numpy().reshape(-1)[:1000].copy())
 
 
-def bench_layout(name, shapes, repeats, steps, have_torch):
+def bench_layout(name, shapes, repeats, steps, have_torch, blas=False):
     n = sum(int(np.prod(s)) for s in shapes)
     contenders: dict[str, tuple[Callable[[], object], Callable[[], np.ndarray]]] = {
         "gradstep per-param": make_gradstep(shapes, flat=False),
         "gradstep flat": make_gradstep(shapes, flat=True),
     }
-    if _kernels.blas_available():
-        contenders["gradstep flat (numpy only)"] = make_gradstep(shapes, flat=True, blas=False)
+    if blas and _kernels.blas_available():
+        contenders["gradstep flat (scipy BLAS)"] = make_gradstep(shapes, flat=True, blas=True)
     if have_torch:
         for mode in ("loop", "foreach", "fused"):
             contenders[f"torch {mode}"] = make_torch(shapes, mode)
@@ -111,6 +111,9 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=5, help="steps per timed block")
     ap.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     ap.add_argument("--small", action="store_true", help="1 x 1M and 100 x 10k (quick check)")
+    ap.add_argument("--blas", action="store_true",
+                    help="add gradstep flat with SciPy BLAS (its spinning OpenBLAS threads can "
+                         "slow the contenders timed after it on a small host)")
     args = ap.parse_args(argv)
     try:
         import torch
@@ -127,8 +130,8 @@ def main(argv=None) -> None:
     ]
     rows = []
     for name, shapes in layouts:
-        rows += bench_layout(name, shapes, args.repeats, args.steps, have_torch)
-    print(f"SGD momentum step, float32; BLAS kernels: {_kernels.blas_enabled()}; "
+        rows += bench_layout(name, shapes, args.repeats, args.steps, have_torch, args.blas)
+    print(f"SGD momentum step, float32; threads: {_kernels.get_num_threads()}; "
           f"torch {torch_version}; numpy {np.__version__}; {platform.processor() or platform.machine()}")
     print(f"{'layout':<14} {'contender':<28} {'ms/step':>9} {'GB/s':>7} {'vs torch fused':>15}")
     for r in rows:
@@ -138,7 +141,7 @@ def main(argv=None) -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(rows=rows, repeats=args.repeats, steps=args.steps,
-                           blas=_kernels.blas_enabled(), torch=torch_version,
+                           threads=_kernels.get_num_threads(), torch=torch_version,
                            numpy=np.__version__), f, indent=1)
 
 
