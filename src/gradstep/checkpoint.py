@@ -723,16 +723,18 @@ def _check_like(path: PathLike, what: str, ref: Any, got: Any, where: str) -> No
         if not isinstance(got, Mapping):
             bad = "a dict"
         elif not ref:  # e.g. per-parameter optimizer state of a fresh optimizer
+            kinds: set[frozenset[tuple[str, bool]]] = set()
             for k, entry in got.items():
                 if not isinstance(entry, Mapping) or not all(
-                    isinstance(v, np.ndarray) or _is_number(v) for v in entry.values()
+                    isinstance(v, np.ndarray) or _is_number(v) and 0 <= v < math.inf
+                    for v in entry.values()
                 ):
-                    bad = "a dict of arrays and numbers per entry"
+                    bad = "a dict of arrays and counts >= 0 per entry"
                     where = f"{where}[{k!r}]"
                     break
-            keysets = {frozenset(e) for e in got.values() if isinstance(e, Mapping)}
-            if bad is None and len(keysets) > 1:
-                bad = "the same keys for every entry"
+                kinds.add(frozenset((str(n), isinstance(v, np.ndarray)) for n, v in entry.items()))
+            if bad is None and len(kinds) > 1:
+                bad = "the same keys and kinds of values for every entry"
         elif set(got) != set(ref):
             bad = f"the keys {sorted(map(str, ref))}"
         else:
