@@ -23,7 +23,13 @@ import numpy as np
 
 from gradstep import distributed
 from gradstep.callbacks import Callback
-from gradstep.errors import CheckpointError, ConfigError, DataError, NonFiniteError
+from gradstep.errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    NonFiniteError,
+    TrainingInterrupted,
+)
 from gradstep.viz import commands as _viz
 
 __all__ = ["main"]
@@ -705,7 +711,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"lr={cfg['lr']:g}, batch {cfg['batch_size']}, {cfg['epochs']} epochs) -> {run}",
             flush=True,
         )
-    with _blas_threads(cfg["threads"]):
+    with _blas_threads(cfg["threads"]), _resume_hint(run, cfg):
         t0, c0 = time.perf_counter(), time.process_time()
         history = fit(
             model,
@@ -738,11 +744,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     history.to_csv(run / "history.csv")
     history.to_json(run / "history.json")
     _viz.after_train(args, history, run)
-    resolved = {k: v for k, v in cfg.items() if v is not None and k not in ("resume", "out")}
-    (run / "config.toml").write_text(
-        "# gradstep train --config config.toml reproduces this run\n"
-        + "".join(f"{k.replace('_', '-')} = {_toml_value(v)}\n" for k, v in resolved.items())
-    )
+    _write_config(run, cfg)
     results = {
         "test": res,
         "train_seconds": train_time,
@@ -767,6 +769,35 @@ def cmd_train(args: argparse.Namespace) -> int:
     if verbose:
         print(f"run folder: {run}")
     return 0
+
+
+def _write_config(run: Path, cfg: dict[str, Any]) -> None:
+    skip = ("resume", "out", "config")
+    resolved = {k: v for k, v in cfg.items() if v is not None and k not in skip}
+    (run / "config.toml").write_text(
+        "# gradstep train --config config.toml reproduces this run\n"
+        + "".join(f"{k.replace('_', '-')} = {_toml_value(v)}\n" for k, v in resolved.items())
+    )
+
+
+@contextlib.contextmanager
+def _resume_hint(run: Path, cfg: dict[str, Any]) -> Iterator[None]:
+    """On Ctrl-C (fit wrote ``last.safetensors``): write config.toml and say how to resume."""
+    try:
+        yield
+    except TrainingInterrupted as exc:
+        if exc.checkpoint is None:
+            raise
+        import shlex
+
+        _write_config(run, cfg)
+        cmd = (f"gradstep train --config {shlex.quote(str(run / 'config.toml'))} "
+               f"--resume {shlex.quote(str(exc.checkpoint))} --out {shlex.quote(str(run))}")
+        raise TrainingInterrupted(
+            f"interrupted after step {exc.step} (epoch {exc.epoch + 1}); saved a resumable "
+            f"checkpoint to {exc.checkpoint}; resume with: {cmd}",
+            exc.checkpoint, exc.epoch, exc.step,
+        ) from None
 
 
 class _MetaSaver(Callback):
@@ -1011,6 +1042,9 @@ def _main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, TypeError) as exc:
         print(f"gradstep: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except TrainingInterrupted as exc:
+        print(f"gradstep: {_one_line(exc)}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("gradstep: interrupted", file=sys.stderr)
         return 130

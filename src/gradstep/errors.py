@@ -38,3 +38,20 @@ class DataError(GradstepError, ValueError):
 
 class ConfigError(GradstepError, ValueError):
     """A configuration value (CLI flag, TOML key) is unknown or out of range."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped :func:`gradstep.fit` cleanly between two optimizer steps.
+
+    A ``KeyboardInterrupt`` (so code that does not know it still stops), not a
+    :class:`GradstepError`. Attributes: ``checkpoint``, the resumable file written at the
+    interruption (None when the run has no :class:`~gradstep.callbacks.ModelCheckpoint`);
+    ``epoch`` (0-based) and ``step`` (steps completed).
+    """
+
+    def __init__(self, message: str, checkpoint: object = None, epoch: int = 0,
+                 step: int = 0) -> None:
+        super().__init__(message)
+        self.checkpoint = checkpoint
+        self.epoch = epoch
+        self.step = step

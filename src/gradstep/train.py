@@ -57,7 +57,7 @@ from gradstep.callbacks import (
     ModelCheckpoint,
 )
 from gradstep.data import ArrayDataset, DataLoader
-from gradstep.errors import CheckpointError, NonFiniteError
+from gradstep.errors import CheckpointError, NonFiniteError, TrainingInterrupted
 from gradstep.tensor import Tensor, no_grad
 
 __all__ = ["fit", "evaluate", "predict", "History", "Trainer", "resolve_loss"]
@@ -622,6 +622,7 @@ class Trainer:
         # batch but before the epoch's end (per-step saves, Ctrl-C) must not redo the epoch
         self._loader_epoch: Any = None
         self._batches_done = False
+        self._interrupted = False  # Ctrl-C seen: stop after the current step
         self.meta: dict[str, Any] = {}  # extra values written into every checkpoint
         self.parallel: Any = None  # gradstep.distributed.DataParallel when running on K ranks
         self._params = [p for p in _parameters(model, optimizer)]
@@ -865,11 +866,55 @@ class Trainer:
         if group:
             yield group
 
+    # ---------------------------------------------------------------- Ctrl-C
+    def _install_sigint(self) -> Callable[[], None]:
+        """Defer Ctrl-C to the end of the current step (a second Ctrl-C stops at once), so
+        the interruption checkpoint is never taken mid-update. Only in the main thread of a
+        single-process run whose SIGINT handler is Python's default."""
+        import signal
+        import threading
+
+        if (
+            threading.current_thread() is not threading.main_thread()
+            or getattr(self, "parallel", None) is not None
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        ):
+            return lambda: None
+
+        def handler(signum: int, frame: Any) -> None:
+            if self._interrupted:
+                raise KeyboardInterrupt
+            self._interrupted = True
+
+        signal.signal(signal.SIGINT, handler)
+
+        def restore() -> None:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        return restore
+
+    def _check_interrupt(self) -> None:
+        """After Ctrl-C: write ``last.safetensors`` in the first ModelCheckpoint's folder and
+        raise :class:`~gradstep.errors.TrainingInterrupted`."""
+        if not self._interrupted:
+            return
+        self._interrupted = False
+        path = None
+        dirs = [cb.dirpath for cb in self.callbacks if isinstance(cb, ModelCheckpoint)]
+        if dirs and self.is_main:
+            path = self.save(Path(dirs[0]) / "last.safetensors")
+        where = f"after step {self.step} (epoch {self.epoch + 1}/{self.epochs})"
+        msg = (f"training interrupted {where}; resumable checkpoint written to {path}; "
+               f"resume with fit(..., resume={os.fspath(path)!r})" if path is not None else
+               f"training interrupted {where}; no checkpoint written (no ModelCheckpoint)")
+        raise TrainingInterrupted(msg, path, self.epoch, self.step)
+
     # ---------------------------------------------------------------- loop
     def run(self) -> History:
         model = self.model
         progress = _Progress(self.verbose if self.is_main else 0, self.epochs)
         logs: dict[str, Any] = {}
+        restore_sigint = self._install_sigint()
         try:
             for cb in self.callbacks:
                 cb.on_train_begin(self)
@@ -903,6 +948,7 @@ class Trainer:
                     for group in self._groups(batches):
                         self.train_step(group)
                         progress.step(self._sums, t0)
+                        self._check_interrupt()
                 self._loader_epoch, self._batches_done = None, False
                 self._epoch_time = time.perf_counter() - t0
                 logs = self._sums.result()
@@ -924,7 +970,9 @@ class Trainer:
                 for cb in self.callbacks:
                     cb.on_epoch_end(self, epoch, logs)
                 progress.epoch_end(epoch, logs)
+                self._check_interrupt()
         finally:
+            restore_sigint()
             progress.close()
             for cb in self.callbacks:
                 cb.on_train_end(self, logs)
