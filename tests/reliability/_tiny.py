@@ -85,3 +85,15 @@ def assert_bit_identical(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> 
     for k in a:
         assert a[k].dtype == b[k].dtype, k
         assert a[k].tobytes() == b[k].tobytes(), f"{k} differs"
+
+
+def make_trainer(epochs: int) -> Trainer:
+    """A Trainer over fresh objects, configured as :func:`train` configures fit."""
+    import gradstep
+
+    model, opt, sched = build()
+    loader = gradstep.data.DataLoader(gradstep.data.ArrayDataset(*data()), batch_size=BATCH,
+                                      shuffle=True, generator=np.random.default_rng(3))
+    t = Trainer(model, loader, loss="cross_entropy", optimizer=opt, epochs=epochs,
+                scheduler=sched, scheduler_interval="step", verbose=0)
+    return t

@@ -38,10 +38,7 @@ def reference() -> dict[str, np.ndarray]:
 
 
 def _resume_fresh(path: Path) -> Trainer:
-    model, opt, sched = _tiny.build()
-    t = Trainer(model, gradstep.data.DataLoader(gradstep.data.ArrayDataset(*_tiny.data()),
-                batch_size=_tiny.BATCH), loss="cross_entropy", optimizer=opt, epochs=EPOCHS,
-                scheduler=sched, verbose=0)
+    t = _tiny.make_trainer(EPOCHS)
     t.restore(path)
     return t
 
