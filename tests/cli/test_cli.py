@@ -340,3 +340,13 @@ def test_fashion_mnist_short_real_run():
     xt = (ds.x_test.reshape(len(ds.x_test), -1) - mean) / std
     acc = evaluate(m, (xt.astype(np.float32), ds.y_test))["accuracy"]
     assert acc > 0.70
+
+
+def test_plots_skipped_without_matplotlib(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    rc = main(["train", "--dataset", "iris", "--epochs", "2", "--out", str(tmp_path / "r")])
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert err.count("matplotlib is not installed") == 1
+    assert not list((tmp_path / "r").glob("*.png"))
+    assert (tmp_path / "r" / "history.csv").exists()
