@@ -324,3 +324,19 @@ def test_no_grad_forward_records_nothing() -> None:
     with gs.no_grad():
         y = m(np.ones((1, 3), dtype=np.float32))
     assert not y.requires_grad
+
+
+def test_to_dtype_and_registration_helpers() -> None:
+    m = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    m.double()
+    assert all(p.dtype == np.float64 for p in m.parameters())
+    assert m[1].running_mean.dtype == np.float64 and m[1].num_batches_tracked.dtype == np.int64
+    assert m(np.ones((4, 3))).dtype == np.float64
+    m.float()
+    assert m(np.ones((4, 3))).dtype == np.float32
+    b = nn.Module()
+    b.register_parameter("w", nn.Parameter(np.ones(2)))
+    b.add_module("fc", nn.Linear(2, 2))
+    assert [n for n, _ in b.named_parameters()] == ["w", "fc.weight", "fc.bias"]
+    with pytest.raises(TypeError):
+        b.add_module("x", 3)  # type: ignore[arg-type]

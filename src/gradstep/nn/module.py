@@ -169,6 +169,48 @@ class Module:
             self._non_persistent.add(name)
         object.__setattr__(self, name, value)
 
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Set ``param`` as attribute ``name`` (PyTorch's spelling of ``self.name = param``)."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"register_parameter: expected a Parameter or None, got {type(param).__name__}"
+            )
+        object.__setattr__(self, name, param)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Set ``module`` as attribute ``name`` (PyTorch's spelling of ``self.name = module``)."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: expected a Module or None, got {type(module).__name__}")
+        object.__setattr__(self, name, module)
+
+    def to(self, dtype: Any) -> Module:
+        """Convert every parameter and floating-point buffer to ``dtype`` (float32 or float64).
+
+        Parameters are rebound to new arrays (gradients are dropped), so build optimizers after
+        converting. Returns self.
+        """
+        dt = np.dtype(dtype)
+        if dt not in (np.float32, np.float64):
+            raise ValueError(f"Module.to: dtype must be float32 or float64, got {dt}")
+        for p in self.parameters():
+            if p.data.dtype != dt:
+                p.data = p.data.astype(dt)
+                p.grad = None
+        for m in self.modules():
+            for b in m.__dict__.get("_buffer_names", ()):
+                v = m.__dict__.get(b)
+                if isinstance(v, np.ndarray) and v.dtype.kind == "f" and v.dtype != dt:
+                    object.__setattr__(m, b, v.astype(dt))
+        return self
+
+    def float(self) -> Module:
+        """``to(float32)``."""
+        return self.to(np.float32)
+
+    def double(self) -> Module:
+        """``to(float64)``."""
+        return self.to(np.float64)
+
     # ------------------------------------------------------------- discovery
     def _own(self) -> Iterator[tuple[str, str, Any]]:
         """(kind, name, value) for this module's own members: kind 'param' or 'child'.
