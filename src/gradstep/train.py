@@ -20,8 +20,8 @@ batch ``b`` takes exactly the step of one batch of ``k * b``.
 Non-finite guard: the loss of every batch is checked (``float(loss)`` is computed anyway
 for the history). Gradients are checked once per step, before the update, with one
 reduction per gradient array (one per dtype when the optimizer keeps a flat gradient
-buffer): ``np.isfinite(g.sum())``. A NaN or Inf anywhere makes the sum non-finite; a
-non-finite sum of finite values (overflow) is then ruled out exactly with
+buffer): ``np.isfinite(np.vdot(g, g))``. A NaN or Inf anywhere makes it non-finite; a
+non-finite result from finite values (overflow) is then ruled out exactly with
 ``np.isfinite(g).all()``, so the check never misfires and costs one pass over the
 gradients. On a non-finite loss or gradient, ``on_nonfinite="raise"`` (default) stops
 with :class:`gradstep.NonFiniteError` naming the epoch, step and parameter, before the
@@ -748,10 +748,11 @@ class Trainer:
         return [p.grad for p in self._params if p.grad is not None]
 
     def _grads_finite(self) -> bool:
-        with np.errstate(over="ignore", invalid="ignore"):
-            for g in self._grads():
-                if not np.isfinite(g.sum()) and not np.isfinite(g).all():
-                    return False
+        # vdot (BLAS dot, no floating-point warnings): NaN/Inf anywhere makes it non-finite;
+        # an overflow of finite values is ruled out by the exact check.
+        for g in self._grads():
+            if not np.isfinite(np.vdot(g, g)) and not np.isfinite(g).all():
+                return False
         return True
 
     def _bad_parameter(self, what: str) -> str:
@@ -774,7 +775,14 @@ class Trainer:
             if bad_param:
                 msg += f"; parameter {bad_param!r} holds non-finite values"
             else:
-                msg += "; parameters are finite (the batch or the loss produced it)"
+                mags = [(float(np.abs(p.data).max(initial=0.0)), p) for p in self._params]
+                mag, big = max(mags, key=lambda m: m[0]) if mags else (0.0, None)
+                if mag > 1e15:  # finite weights that blew up (e.g. an exploding learning rate)
+                    bad_param = self._names.get(id(big), f"<parameter of shape {big.data.shape}>")
+                    msg += (f"; parameter {bad_param!r} diverged (largest |value| {mag:.3g}): "
+                            "lower the learning rate or clip gradients")
+                else:
+                    msg += "; parameters are finite (the batch or the loss produced it)"
         else:
             msg = f"non-finite gradient at {where}: parameter {bad_grad!r} (loss {value:.6g})"
         ck = [cb.last_good for cb in self.callbacks if isinstance(cb, ModelCheckpoint)]
