@@ -777,7 +777,7 @@ class Trainer:
             else:
                 mags = [(float(np.abs(p.data).max(initial=0.0)), p) for p in self._params]
                 mag, big = max(mags, key=lambda m: m[0]) if mags else (0.0, None)
-                if mag > 1e15:  # finite weights that blew up (e.g. an exploding learning rate)
+                if big is not None and mag > 1e15:  # finite weights that blew up (exploding lr)
                     bad_param = self._names.get(id(big), f"<parameter of shape {big.data.shape}>")
                     msg += (f"; parameter {bad_param!r} diverged (largest |value| {mag:.3g}): "
                             "lower the learning rate or clip gradients")
