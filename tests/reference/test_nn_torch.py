@@ -636,3 +636,89 @@ def test_init_functions_statistics() -> None:
     a = nn.init.uniform_(gs.Tensor(np.empty(5)), generator=np.random.default_rng(1))
     b = nn.init.uniform_(gs.Tensor(np.empty(5)), generator=np.random.default_rng(1))
     assert np.array_equal(a.data, b.data)
+
+
+# --------------------------------------------------------- randomised shapes
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    groups=st.sampled_from([1, 2]),
+    cin_g=st.integers(1, 2),
+    cout_g=st.integers(1, 2),
+    h=st.integers(3, 9),
+    w=st.integers(3, 9),
+    kh=st.integers(1, 3),
+    kw=st.integers(1, 3),
+    sh=st.integers(1, 3),
+    sw=st.integers(1, 3),
+    ph=st.integers(0, 2),
+    pw=st.integers(0, 2),
+    dh=st.integers(1, 2),
+    dw=st.integers(1, 2),
+    bias=st.booleans(),
+)
+def test_conv2d_random_configurations(
+    n: int,
+    groups: int,
+    cin_g: int,
+    cout_g: int,
+    h: int,
+    w: int,
+    kh: int,
+    kw: int,
+    sh: int,
+    sw: int,
+    ph: int,
+    pw: int,
+    dh: int,
+    dw: int,
+    bias: bool,
+) -> None:
+    if h + 2 * ph < dh * (kh - 1) + 1 or w + 2 * pw < dw * (kw - 1) + 1:
+        return
+    kw_ = dict(stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw), groups=groups, bias=bias)
+    gm = nn.Conv2d(cin_g * groups, cout_g * groups, (kh, kw), dtype=np.float64, **kw_)
+    tm = tnn.Conv2d(cin_g * groups, cout_g * groups, (kh, kw), **kw_)
+    check_module(gm, tm, X(n, cin_g * groups, h, w), np.float64, 1e-7, 1e-10)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    h=st.integers(2, 9),
+    w=st.integers(2, 9),
+    kh=st.integers(1, 3),
+    kw=st.integers(1, 3),
+    sh=st.integers(1, 3),
+    sw=st.integers(1, 3),
+    pad=st.integers(0, 1),
+    dil=st.integers(1, 2),
+)
+def test_pools_random_configurations(
+    h: int, w: int, kh: int, kw: int, sh: int, sw: int, pad: int, dil: int
+) -> None:
+    ph, pw = min(pad, kh // 2), min(pad, kw // 2)
+    if h + 2 * ph < dil * (kh - 1) + 1 or w + 2 * pw < dil * (kw - 1) + 1:
+        return
+    x = X(2, 2, h, w)
+    check_module(
+        nn.MaxPool2d((kh, kw), (sh, sw), (ph, pw), dil),
+        tnn.MaxPool2d((kh, kw), (sh, sw), (ph, pw), dil),
+        x,
+        np.float64,
+        1e-7,
+        1e-10,
+    )
+    if h + 2 * ph >= kh and w + 2 * pw >= kw:
+        for cip in (True, False):
+            check_module(
+                nn.AvgPool2d((kh, kw), (sh, sw), (ph, pw), count_include_pad=cip),
+                tnn.AvgPool2d((kh, kw), (sh, sw), (ph, pw), count_include_pad=cip),
+                x,
+                np.float64,
+                1e-7,
+                1e-10,
+            )
