@@ -19,7 +19,6 @@ standardized: fit :class:`gradstep.data.Standardize` on the training split.
 from __future__ import annotations
 
 import csv
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -189,6 +188,8 @@ def load_diabetes() -> Dataset:
 
 
 # -- CSV ------------------------------------------------------------------------------------
+_F32_MAX = float(np.finfo(np.float32).max)  # larger values become inf in the float32 arrays
+
 def _parse_float(text: str) -> float | None:
     try:
         return float(text)
@@ -278,24 +279,24 @@ def load_csv(
                     f"load_csv: {p} line {line}, column {j} ({names[j]!r}): "
                     f"non-numeric value {r[j]!r}"
                 )
-            if not math.isfinite(v):
+            if not abs(v) <= _F32_MAX:  # NaN, inf, or inf once stored as float32
                 raise DataError(
                     f"load_csv: {p} line {line}, column {j} ({names[j]!r}): "
-                    f"value {r[j]!r} is NaN or infinite"
+                    f"value {r[j]!r} is NaN or infinite (or beyond float32, |x| > 3.4e38)"
                 )
             x[i, k] = v
     raw_t = [r[t].strip() for _, r in data]
     nums = [_parse_float(s) for s in raw_t]
-    all_numeric = all(v is not None and math.isfinite(v) for v in nums)
+    all_numeric = all(v is not None and abs(v) <= _F32_MAX for v in nums)
     if task is None:
         integral = all_numeric and all(float(v).is_integer() for v in nums)  # type: ignore[arg-type]
         task = "classification" if (not all_numeric or integral) else "regression"
     if task == "regression":
         for (line, _), s, v in zip(data, raw_t, nums):
-            if v is None or not math.isfinite(v):
+            if v is None or not abs(v) <= _F32_MAX:
                 raise DataError(
                     f"load_csv: {p} line {line}, target column {t} ({names[t]!r}): "
-                    f"regression target {s!r} is not a finite number"
+                    f"regression target {s!r} is not a finite number (within float32)"
                 )
         y = np.asarray(nums, dtype=np.float32)
         classes: tuple[str, ...] = ()
