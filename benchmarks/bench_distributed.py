@@ -16,7 +16,8 @@ thread per rank, and prints medians over the blocks:
    for the other rank), throughput, and the scaling efficiency
    ``(samples/s with K ranks) / (K * samples/s with 1 rank)``.
 
-Also run: one process with two BLAS threads (the other way to use both cores), for context.
+With ``--threads2``, also one process with two BLAS threads (the other way to use both
+cores), for context; OpenBLAS threads collapse when other processes share the cores.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def worker(steps: int) -> None:
     result["numel"] = averager.numel
 
     def run(local_batch: int) -> dict[str, float]:
-        step_t, ar_t = [], []
+        step_t, ar_t, fb_t = [], [], []
         pos = 0
         for i in range(steps + 3):
             lo = (pos + r * local_batch) % (4096 - local_batch)
@@ -97,9 +98,11 @@ def worker(steps: int) -> None:
             if i >= 3:  # warm-up
                 step_t.append(t3 - t0)
                 ar_t.append(t2 - t1)
+                fb_t.append(t1 - t0)
         # a step ends when the slowest rank is done
         step = comm.allreduce(statistics.median(step_t), op=MPI.MAX)
         return {"step": step, "allreduce": comm.allreduce(statistics.median(ar_t), op=MPI.MAX),
+                "compute": comm.allreduce(statistics.median(fb_t), op=MPI.MAX),
                 "samples_per_s": k * local_batch / step}
 
     result["strong"] = run(256 // k)
@@ -155,18 +158,23 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="interleaved blocks per contender")
     ap.add_argument("--steps", type=int, default=40, help="timed training steps per block")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--threads2", action="store_true",
+                    help="also time one rank with two BLAS threads")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         worker(args.steps)
         return
 
-    runs: dict[str, list[dict]] = {"1 rank": [], "2 ranks": [], "1 rank, 2 threads": []}
+    runs: dict[str, list[dict]] = {"1 rank": [], "2 ranks": []}
+    if args.threads2:
+        runs["1 rank, 2 threads"] = []
     load0 = os.getloadavg()[0]
     for _ in range(args.repeats):
         runs["1 rank"].append(launch(1, args.steps))
         runs["2 ranks"].append(launch(2, args.steps))
-        runs["1 rank, 2 threads"].append(launch(1, args.steps, threads=2))
+        if args.threads2:
+            runs["1 rank, 2 threads"].append(launch(1, args.steps, threads=2))
 
     print(f"{os.cpu_count()} CPUs; load average {load0:.2f} before, {os.getloadavg()[0]:.2f} after "
           "(other processes on the cores distort everything below)\n")
@@ -178,20 +186,27 @@ def main() -> None:
 
     numel = runs["1 rank"][0]["numel"]
     print(f"\nMLP 784-256-128-10 ({numel:,} parameters), SGD momentum, one flat gradient buffer:")
-    print(f"{'':18} {'setup':24} {'step ms':>8} {'allreduce ms':>13} {'samples/s':>10} "
-          f"{'efficiency':>10}")
+    print(f"{'':18} {'setup':20} {'step ms':>8} {'fwd+bwd ms':>10} {'allreduce ms':>13} "
+          f"{'samples/s':>10} {'efficiency':>10}")
     for mode, label in (("strong", "global batch 256"), ("weak", "batch 128 per rank")):
         base = med(runs["1 rank"], mode, "samples_per_s")
         for name, k in (("1 rank", 1), ("2 ranks", 2), ("1 rank, 2 threads", 1)):
+            if name not in runs:
+                continue
             step = med(runs[name], mode, "step")
             arr = med(runs[name], mode, "allreduce")
+            fb = med(runs[name], mode, "compute")
             sps = med(runs[name], mode, "samples_per_s")
             eff = sps / (2 * base) if name != "1 rank" else 1.0
             eff_s = f"{eff:10.2f}" if name == "2 ranks" else (
                 f"{'1.00':>10}" if k == 1 and name == "1 rank" else f"{sps / base:9.2f}x")
-            print(f"{name:18} {label:24} {step * 1e3:8.2f} {arr * 1e3:13.3f} {sps:10,.0f} {eff_s}")
-    print("\nefficiency = samples/s with 2 ranks / (2 x samples/s with 1 rank); "
-          "'1 rank, 2 threads' shows its speed-up over 1 rank instead.")
+            print(f"{name:18} {label:20} {step * 1e3:8.2f} {fb * 1e3:10.2f} {arr * 1e3:13.3f} "
+                  f"{sps:10,.0f} {eff_s}")
+    print("\nfwd+bwd: the slowest rank's median forward+backward; allreduce: the median time in "
+          "GradientAverager.reduce\n(pack, count, Allreduce, divide), waiting for the slower "
+          "rank included.\nefficiency = samples/s with 2 ranks / (2 x samples/s with 1 rank)"
+          + ("; '1 rank, 2 threads' shows its speed-up over 1 rank instead." if args.threads2
+             else "."))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(runs, f, indent=1)
