@@ -361,6 +361,9 @@ def _read_toml(path: str) -> dict[str, Any]:
         raise ConfigError(f"--config: cannot read {path}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"--config: {path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"--config: {path} is not UTF-8 text (TOML): {exc.reason} at byte "
+                          f"{exc.start}") from None
     if "train" in data and isinstance(data["train"], dict):
         data = {**{k: v for k, v in data.items() if k != "train"}, **data["train"]}
     out = {}
