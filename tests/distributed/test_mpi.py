@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("mpi4py")
+pytest.importorskip("mpi4py", exc_type=ImportError)
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "mpi_worker.py"
