@@ -491,6 +491,7 @@ class _PoisonAt(Callback):
             p.grad[0, 0] = self.value
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 def test_nonfinite_loss_raises_and_keeps_checkpoint(tmp_path):
     x, y = _blobs(40)
     x_bad = x.copy()
