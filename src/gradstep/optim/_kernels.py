@@ -30,7 +30,7 @@ import numpy as np
 
 __all__ = [
     "axpy", "scal", "blas_available", "blas_enabled", "set_blas_enabled", "CHUNK",
-    "elementwise", "set_num_threads", "get_num_threads",
+    "elementwise", "set_num_threads", "get_num_threads", "flush_below",
 ]
 
 #: elements per chunk (64 Ki elements: 256 KiB of float32 per array, so that the 3-5 arrays
@@ -101,6 +101,9 @@ def axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
             if xf is not None and yf is not None and xf.size:
                 fn(xf, yf, a=a)
                 return
+    if a == 1.0:  # 1.0 * x is x exactly: one pass instead of two
+        np.add(y, x, out=y)
+        return
     n = y.size
     if n > CHUNK or not (x.flags.c_contiguous and y.flags.c_contiguous):
         y += a * x
@@ -120,6 +123,20 @@ def scal(a: float, x: np.ndarray) -> None:
                 fn(a, xf)
                 return
     np.multiply(x, a, out=x)
+
+
+def flush_below(x: np.ndarray, threshold: float) -> None:
+    """Set the entries of ``x`` with ``|x| < threshold`` to zero, in place."""
+    if not x.size:
+        return
+    if x.size <= CHUNK and x.flags.c_contiguous:
+        a = _scratch(x.dtype, -2)[: x.size].reshape(x.shape)
+        m = _scratch(np.dtype(np.bool_), -3)[: x.size].reshape(x.shape)
+        np.abs(x, out=a)
+        np.less(a, threshold, out=m)
+    else:
+        m = np.abs(x) < threshold
+    np.copyto(x, 0, where=m)
 
 
 # --------------------------------------------------------------------------- runner

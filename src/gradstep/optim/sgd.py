@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from gradstep.optim._kernels import axpy, elementwise, scal
+from gradstep.optim._kernels import flush_below as _flush_below
 from gradstep.optim.optimizer import Alloc, Optimizer, _check_nonneg
 
 __all__ = ["SGD", "sgd_update", "MOMENTUM_FORMS"]
@@ -29,6 +31,7 @@ def sgd_update(
     momentum_form: str = "pytorch",
     first: bool = False,
     work: np.ndarray | None = None,
+    flush_below: float = 0.0,
 ) -> None:
     r"""One SGD step on arrays, in place (``param`` and ``buf`` are updated).
 
@@ -54,6 +57,9 @@ def sgd_update(
     Args:
         param, grad: arrays of one shape and dtype (``grad`` is not modified).
         buf: momentum buffer like ``param`` (None when ``momentum == 0``).
+        flush_below: when > 0, buffer entries smaller than this in magnitude are set to
+            zero after the buffer update (see :class:`SGD`: keeps the buffer out of the
+            subnormal range).
         first: this is the buffer's first step (PyTorch form: it is set to ``d``).
         work: optional scratch array like ``param`` (needed for ``maximize``,
             ``weight_decay`` or ``nesterov``; allocated when missing).
@@ -73,6 +79,8 @@ def sgd_update(
     if momentum_form == "sutskever":
         scal(momentum, buf)
         axpy(-lr, d, buf)
+        if flush_below > 0:
+            _flush_below(buf, flush_below)
         if nesterov:
             axpy(momentum, buf, param)
             axpy(-lr, d, param)
@@ -84,6 +92,8 @@ def sgd_update(
     else:
         scal(momentum, buf)
         axpy(1.0 - dampening, d, buf)
+    if flush_below > 0:
+        _flush_below(buf, flush_below)
     if nesterov:
         if d is grad:
             d = work if work is not None else np.empty_like(param)
@@ -92,6 +102,16 @@ def sgd_update(
         axpy(-lr, d, param)
     else:
         axpy(-lr, buf, param)
+
+
+def _flush_threshold(momentum: float, dtype: np.dtype, nsteps: int) -> float:
+    """The ``flush_below`` of step ``nsteps`` (0.0: no flush this step), see :class:`SGD`."""
+    if not 0 < momentum < 1 or dtype.kind != "f":
+        return 0.0
+    every = max(1, min(64, int(26 * math.log(2) / -math.log(momentum))))
+    if nsteps % every:
+        return 0.0
+    return float(np.finfo(dtype).tiny) * 2.0**26
 
 
 class SGD(Optimizer):
@@ -115,6 +135,14 @@ class SGD(Optimizer):
         flat: move the parameters into flat buffers (see :meth:`Optimizer.flatten`).
 
     State per parameter: ``momentum_buffer`` (when ``momentum > 0``).
+
+    Subnormals: a buffer entry whose gradient stays zero (a dead ReLU unit) decays
+    geometrically into the subnormal range, where every arithmetic operation takes a
+    microcode assist on Intel CPUs (``buf *= 0.9`` over 64 Ki subnormal float32: 680 us
+    against 13 us; PyTorch pays the same). Every ``K`` steps (``mu**K >= 2**-26``, at most
+    64) entries below ``2**26`` times the dtype's smallest normal number (``2**-100`` in
+    float32) are set to zero, so no entry ever becomes subnormal. Such entries move no
+    parameter (``lr * 2**-100`` is below half an ulp of any weight above ``2**-70``).
     """
 
     def __init__(
@@ -134,9 +162,15 @@ class SGD(Optimizer):
             lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
             weight_decay=weight_decay, maximize=maximize, momentum_form=momentum_form,
         )
+        self._nsteps = 0
         super().__init__(params, defaults)
         if flat:
             self.flatten()
+
+    def step(self, closure: Any = None) -> Any:
+        loss = super().step(closure)
+        self._nsteps += 1
+        return loss
 
     def _check_group(self, group: dict[str, Any]) -> None:
         name = type(self).__name__
@@ -174,6 +208,7 @@ class SGD(Optimizer):
             lr=group["lr"], momentum=momentum, dampening=group["dampening"],
             nesterov=group["nesterov"], weight_decay=group["weight_decay"],
             maximize=group["maximize"], momentum_form=group["momentum_form"], first=first,
+            flush_below=_flush_threshold(momentum, param.dtype, self._nsteps),
         )
 
         def kernel(p: np.ndarray, g: np.ndarray, b: np.ndarray | None, work: tuple) -> None:
