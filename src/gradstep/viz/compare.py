@@ -219,7 +219,9 @@ def run_compare(
         if progress is not None:
             acc = final.get("val_accuracy", final.get("accuracy"))
             extra = f", accuracy {acc:.3f}" if acc is not None else ""
-            progress(f"{st.display:42s} loss {final.get('loss', float('nan')):.4f}{extra}, "
+            fl = final.get("loss", float("nan"))
+            flag = "  (diverged: try a smaller lr)" if not np.isfinite(fl) or fl > 1e3 else ""
+            progress(f"{st.display:42s} loss {fl:.4g}{extra}{flag}, "
                      f"{int(final['steps'])} steps, {final['time']:.1f} s")
     return result
 
