@@ -42,7 +42,7 @@ def _regression() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _linear() -> Any:
-    model = models.linear(6, 1, generator=np.random.default_rng(1))
+    model: Any = models.linear(6, 1, generator=np.random.default_rng(1))
     model[1].weight.data[...] = 1e-3  # small weights: the overflow test needs a finite loss
     model[1].bias.data[...] = 0.0
     return model
