@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from gradstep import ops
+from gradstep import _blas, ops
 from gradstep.errors import ShapeError
 from gradstep.ops import primitive
 from gradstep.tensor import Tensor
@@ -159,17 +159,35 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:  # noqa: A002
             f"linear: expected input of shape (*, {wd.shape[1]}) (in_features={wd.shape[1]}), "
             f"got input of shape {xd.shape}"
         )
-    out = xd @ wd.T
+    nout, nin = wd.shape
+    out = _blas.matmul_nt(xd.reshape(-1, nin), wd).reshape(xd.shape[:-1] + (nout,))
     if b is not None:
-        if b.data.shape != (wd.shape[0],):
-            raise ShapeError(f"linear: bias must have shape ({wd.shape[0]},), got {b.data.shape}")
+        if b.data.shape != (nout,):
+            raise ShapeError(f"linear: bias must have shape ({nout},), got {b.data.shape}")
         out += b.data
-    nout = wd.shape[0]
 
     def backward(g: np.ndarray) -> tuple[Any, ...]:
-        g2 = g.reshape(-1, nout)
-        gx = g @ wd if x.requires_grad else None
-        gw = g2.T @ xd.reshape(-1, wd.shape[1]) if w.requires_grad else None
+        g2 = np.ascontiguousarray(g.reshape(-1, nout))
+        gx = _blas.matmul_nn(g2, wd).reshape(xd.shape) if x.requires_grad else None
+        gw = None
+        if w.requires_grad:
+            x2 = xd.reshape(-1, nin)
+            wg = w.grad
+            if w._backward is not None:  # the weight is itself computed: the engine routes it
+                gw = _blas.matmul_tn(g2, x2)
+            elif wg is None:  # a leaf without a gradient yet: this product is its gradient
+                w.grad = _blas.matmul_tn(g2, x2)
+            elif (
+                wg.shape == wd.shape
+                and wg.dtype == wd.dtype
+                and wg.flags.c_contiguous
+                and wg.flags.writeable
+            ):
+                # accumulate straight into the leaf's gradient (e.g. a flat optimizer buffer):
+                # one gemm with beta=1, no temporary and no extra pass
+                _blas.matmul_tn(g2, x2, out=wg)
+            else:
+                gw = _blas.matmul_tn(g2, x2)
         if b is None:
             return gx, gw
         return gx, gw, (g2.sum(axis=0) if b.requires_grad else None)
