@@ -91,6 +91,14 @@ def _param(x: Any, dtype: Any = None) -> Tensor | None:
     return _const(np.asarray(x, dtype=dtype))
 
 
+def _weight(x: Any, op: str) -> Tensor:
+    """A layer's (required) weight as a tensor."""
+    w = _param(x)
+    if w is None:
+        raise TypeError(f"{op}: weight is required, got None")
+    return w
+
+
 def _pair(v: Any, name: str, op: str, minimum: int = 1) -> tuple[int, int]:
     if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
         out = (int(v), int(v))
@@ -147,8 +155,7 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:  # noqa: A002
     Shape: input ``(*, in_features)``, weight ``(out_features, in_features)``,
     bias ``(out_features,)`` -> ``(*, out_features)``.
     """
-    w = _param(weight)
-    assert w is not None
+    w = _weight(weight, "linear")
     x = _input(input, w.data.dtype, "linear")
     b = _param(bias, w.data.dtype)
     xd, wd = x.data, w.data
@@ -235,8 +242,7 @@ def conv2d(
     bias ``(C_out,)`` -> ``(N, C_out, H_out, W_out)`` with
     ``H_out = (H + pad_top + pad_bottom - dilation*(kh-1) - 1) // stride + 1``.
     """
-    w = _param(weight)
-    assert w is not None
+    w = _weight(weight, "conv2d")
     x = _input(input, w.data.dtype, "conv2d")
     b = _param(bias, w.data.dtype)
     xd, wd = x.data, w.data
@@ -649,8 +655,7 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Tensor
 
     Shape: input ``(*)`` integers, weight ``(num_embeddings, dim)`` -> ``(*, dim)``.
     """
-    w = _param(weight)
-    assert w is not None
+    w = _weight(weight, "embedding")
     wd = w.data
     if wd.ndim != 2:
         raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, dim), got {wd.shape}")
