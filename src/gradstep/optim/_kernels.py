@@ -16,10 +16,20 @@ on whether the arrays are one flat buffer or one parameter: the flat and per-par
 paths agree bit for bit. (BLAS axpy rounds ``a*x + y`` once, with a fused multiply-add,
 NumPy twice: the two backends can differ in the last bit; each is deterministic and the
 backend is one global switch, so both paths always use the same one.)
+
+Fused kernels: when the optional C extension ``gradstep._fused`` is built (``pip install``
+compiles it when a C compiler is present), SGD and Adam update float32/float64 C-contiguous
+arrays in one pass over memory instead of 4-10 NumPy passes (:func:`run_fused`, split over
+the thread pool with the GIL released). The C loops perform the NumPy path's operations in
+the same order with the same roundings (compiled without FMA contraction), so the results
+are bit-identical to the NumPy kernels. ``GRADSTEP_FUSED=0`` in the environment (read at
+import) or :func:`set_fused_enabled` turns them off; with BLAS enabled they are not used
+(BLAS rounds differently).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -31,6 +41,7 @@ import numpy as np
 __all__ = [
     "axpy", "scal", "blas_available", "blas_enabled", "set_blas_enabled", "CHUNK",
     "elementwise", "set_num_threads", "get_num_threads", "flush_below",
+    "fused_available", "fused_enabled", "set_fused_enabled", "run_fused",
 ]
 
 #: elements per chunk (64 Ki elements: 256 KiB of float32 per array, so that the 3-5 arrays
@@ -59,6 +70,14 @@ def _load_blas() -> bool:
     return bool(_BLAS_LOADED[0])
 
 _ENABLED = [False]
+
+_FUSED_MOD: Any
+try:  # the optional C extension (absent when gradstep was installed without a C compiler)
+    _FUSED_MOD = importlib.import_module("gradstep._fused")
+except ImportError:  # pragma: no cover - exercised only without the extension
+    _FUSED_MOD = None
+_FUSED_ON = [_FUSED_MOD is not None and os.environ.get("GRADSTEP_FUSED", "1").strip() != "0"]
+_FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _THREADS = [max(1, min(os.cpu_count() or 1, 4))]
 _POOL: list[ThreadPoolExecutor | None] = [None]
 _LOCAL = threading.local()
@@ -83,6 +102,84 @@ def set_blas_enabled(enabled: bool) -> bool:
     prev = _ENABLED[0]
     _ENABLED[0] = bool(enabled) and _load_blas()
     return prev
+
+
+def fused_available() -> bool:
+    """Whether the C extension ``gradstep._fused`` is built and importable."""
+    return _FUSED_MOD is not None
+
+
+def fused_enabled() -> bool:
+    """Whether the optimizers currently use the fused C kernels (when the arrays allow)."""
+    return _FUSED_ON[0]
+
+
+def set_fused_enabled(enabled: bool) -> bool:
+    """Turn the fused C kernels on or off (on by default when built, unless
+    ``GRADSTEP_FUSED=0``). Returns the previous setting. Both settings give bit-identical
+    results; off means the NumPy kernels."""
+    prev = _FUSED_ON[0]
+    _FUSED_ON[0] = bool(enabled) and _FUSED_MOD is not None
+    return prev
+
+
+def _scalar_ok(x: Any, itemsize: int) -> bool:
+    """Whether NumPy would round scalar ``x`` to the arrays' dtype (as the C kernels do)."""
+    t = type(x)
+    if t is float or t is int or t is bool:
+        return True
+    return isinstance(x, np.floating) and x.dtype.itemsize <= itemsize
+
+
+def run_fused(
+    name: str, arrays: Sequence[np.ndarray | None], scalars: Sequence[Any], flags: int,
+) -> bool:
+    """Apply the fused C kernel ``name`` (``"sgd"``, ``"adam"``) to ``arrays`` in place.
+
+    Returns False, having done nothing, when the fused kernels are off or unavailable,
+    BLAS is enabled, or the arrays (float32/float64, one dtype, one size, C-contiguous,
+    aligned, writeable) or the scalars (Python numbers, or NumPy floats no wider than the
+    arrays) do not qualify: the caller then runs the NumPy kernel. Large arrays are split
+    over the thread pool (the C loops release the GIL).
+    """
+    if not _FUSED_ON[0] or _ENABLED[0]:
+        return False
+    present = [a for a in arrays if a is not None]
+    a0 = present[0]
+    dtype = a0.dtype
+    if dtype not in _FUSED_DTYPES:
+        return False
+    n = a0.size
+    for a in present:
+        if (type(a) is not np.ndarray or a.dtype != dtype or a.size != n
+                or not (a.flags.c_contiguous and a.flags.aligned)):
+            return False
+    for i, u in enumerate(arrays):  # every array but the gradient (index 1) is updated
+        if i != 1 and u is not None and not u.flags.writeable:
+            return False
+    for x in scalars:
+        if not _scalar_ok(x, dtype.itemsize):
+            return False
+    if not n:
+        return True
+    fn: Callable[..., None] = getattr(_FUSED_MOD, name)
+    threads = _THREADS[0]
+    if threads == 1 or n < PARALLEL_MIN:
+        fn(*arrays, 0, n, *scalars, flags)
+        return True
+    pool = _POOL[0]
+    if pool is None:
+        pool = _POOL[0] = ThreadPoolExecutor(threads, thread_name_prefix="gradstep-optim")
+    # ranges aligned to 64 elements (whole cache lines); the last one runs in this thread
+    bounds = [min(n, (n * i // threads) & ~63) for i in range(threads)] + [n]
+    futures = [
+        pool.submit(fn, *arrays, lo, hi, *scalars, flags)
+        for lo, hi in zip(bounds[:-2], bounds[1:-1]) if hi > lo
+    ]
+    fn(*arrays, bounds[-2], n, *scalars, flags)
+    for f in futures:
+        f.result()
+    return True
 
 
 def _flat(a: np.ndarray) -> np.ndarray | None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from gradstep.optim._kernels import axpy, elementwise, scal
+from gradstep.optim._kernels import axpy, elementwise, run_fused, scal
 from gradstep.optim.optimizer import Alloc, Optimizer, _check_nonneg, _check_unit
 
 __all__ = ["Adam", "AdamW", "adam_update"]
@@ -92,6 +92,28 @@ def adam_update(
     axpy(-step_size, t1, param)
 
 
+def _adam_fused(
+    param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
+    max_exp_avg_sq: np.ndarray | None, *, step: int, lr: float, beta1: float, beta2: float,
+    eps: float, weight_decay: float, amsgrad: bool, maximize: bool,
+    decoupled_weight_decay: bool,
+) -> bool:
+    """:func:`adam_update` by the fused C kernel; False (nothing done) when it cannot run."""
+    ams = bool(amsgrad) and max_exp_avg_sq is not None
+    wd_mode = 0 if weight_decay == 0 else (2 if decoupled_weight_decay else 1)
+    flags = int(bool(maximize)) | (wd_mode << 1) | (int(ams) << 3)
+    # the scalars exactly as adam_update hands them to NumPy
+    step_size = lr / (1.0 - beta1**step)
+    scalars = (
+        1.0 - beta1, beta2, 1.0 - beta2, (1.0 - beta2**step) ** 0.5, eps, -step_size,
+        weight_decay, 1.0 - lr * weight_decay,
+    )
+    return run_fused(
+        "adam", (param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq if ams else None), scalars,
+        flags,
+    )
+
+
 class Adam(Optimizer):
     r"""Adam (Kingma & Ba 2015), with optional AMSGrad; PyTorch semantics exactly.
 
@@ -162,6 +184,12 @@ class Adam(Optimizer):
             weight_decay=group["weight_decay"], amsgrad=amsgrad, maximize=group["maximize"],
             decoupled_weight_decay=group["decoupled_weight_decay"],
         )
+
+        if _adam_fused(
+            param, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
+            **hyper,
+        ):
+            return
 
         def kernel(p, g, m, v, vmax, work):  # type: ignore[no-untyped-def]
             adam_update(p, g, m, v, vmax, work=work, **hyper)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from gradstep.optim._kernels import axpy, elementwise, scal
+from gradstep.optim._kernels import axpy, elementwise, run_fused, scal
 from gradstep.optim._kernels import flush_below as _flush_below
 from gradstep.optim.optimizer import Alloc, Optimizer, _check_nonneg
 
@@ -102,6 +102,29 @@ def sgd_update(
         axpy(-lr, d, param)
     else:
         axpy(-lr, buf, param)
+
+
+def _sgd_fused(
+    param: np.ndarray, grad: np.ndarray, buf: np.ndarray | None, *, lr: float, momentum: float,
+    dampening: float, nesterov: bool, weight_decay: float, maximize: bool, momentum_form: str,
+    first: bool, flush_below: float,
+) -> bool:
+    """:func:`sgd_update` by the fused C kernel; False (nothing done) when it cannot run."""
+    if momentum == 0 or buf is None:
+        mode, buf = 0, None
+    elif momentum_form == "sutskever":
+        mode = 3
+    else:
+        mode = 1 if first else 2
+    flags = (
+        int(bool(maximize)) | (int(weight_decay != 0) << 1) | (mode << 2)
+        | (int(bool(nesterov) and mode != 0) << 4) | (int(flush_below > 0 and mode != 0) << 5)
+    )
+    # the scalars exactly as sgd_update hands them to NumPy
+    return run_fused(
+        "sgd", (param, grad, buf), (-lr, momentum, 1.0 - dampening, weight_decay, flush_below),
+        flags,
+    )
 
 
 def _flush_threshold(momentum: float, dtype: np.dtype, nsteps: int) -> float:
@@ -210,6 +233,9 @@ class SGD(Optimizer):
             maximize=group["maximize"], momentum_form=group["momentum_form"], first=first,
             flush_below=_flush_threshold(momentum, param.dtype, self._nsteps),
         )
+
+        if _sgd_fused(param, grad, buf, **hyper):
+            return
 
         def kernel(p: np.ndarray, g: np.ndarray, b: np.ndarray | None, work: tuple) -> None:
             sgd_update(p, g, b, work=work[0], **hyper)

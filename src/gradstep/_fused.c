@@ -1,0 +1,395 @@
+/* gradstep._fused: single-pass optimizer updates for float32 and float64 arrays.
+ *
+ * Optional accelerator of gradstep.optim (see optim/_kernels.py): every function performs,
+ * element by element, exactly the operations of the NumPy reference (optim/sgd.py
+ * sgd_update, optim/adam.py adam_update) in the same order, each rounded to the array's
+ * dtype, so the results are bit-identical to the NumPy path. The scalars arrive as Python
+ * floats (doubles) already combined the way the reference combines them (1 - dampening,
+ * -lr, ...) and are rounded to the dtype once, as NumPy does with a Python float operand.
+ * Build with -ffp-contract=off (no fused multiply-add) and without -ffast-math.
+ *
+ * Arrays are passed as objects supporting the buffer protocol (C-contiguous, writable
+ * where updated), with an element range [lo, hi) so that several threads can update
+ * disjoint ranges of the same arrays at once: the GIL is released during the loop.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ SGD */
+
+enum { SGD_NOMOM = 0, SGD_FIRST = 1, SGD_MOM = 2, SGD_SUTSKEVER = 3 };
+
+typedef struct {
+    double neg_lr, momentum, one_minus_damp, weight_decay, flush;
+} sgd_scalars;
+
+/* mode: SGD_NOMOM (p += -lr*d), SGD_FIRST (pytorch form, b = d), SGD_MOM (pytorch form,
+ * b = b*m + d*(1-damp)), SGD_SUTSKEVER (b = b*m + d*(-lr)). */
+#define SGD_BODY(T, FABS)                                                                    \
+    const T nlr = (T)s->neg_lr, m = (T)s->momentum, omd = (T)s->one_minus_damp;              \
+    const T wd = (T)s->weight_decay, thr = (T)s->flush;                                      \
+    for (Py_ssize_t i = 0; i < n; i++) {                                                     \
+        T d = g[i];                                                                          \
+        if (MAX) d = -d;                                                                     \
+        if (WD) d = d + p[i] * wd;                                                           \
+        if (MODE == SGD_NOMOM) {                                                             \
+            p[i] = p[i] + d * nlr;                                                           \
+            continue;                                                                        \
+        }                                                                                    \
+        T bi;                                                                                \
+        if (MODE == SGD_FIRST) bi = d;                                                       \
+        else if (MODE == SGD_MOM) bi = b[i] * m + d * omd;                                   \
+        else bi = b[i] * m + d * nlr;                                                        \
+        if (FLUSH) bi = (FABS(bi) < thr) ? (T)0 : bi;                                         \
+        b[i] = bi;                                                                           \
+        if (MODE == SGD_SUTSKEVER) {                                                         \
+            if (NEST) p[i] = (p[i] + bi * m) + d * nlr;                                      \
+            else p[i] = p[i] + bi;                                                           \
+        } else {                                                                             \
+            if (NEST) p[i] = p[i] + (d + bi * m) * nlr;                                      \
+            else p[i] = p[i] + bi * nlr;                                                     \
+        }                                                                                    \
+    }
+
+static inline __attribute__((always_inline)) void
+sgd_f32(float *p, const float *g, float *b, Py_ssize_t n, const sgd_scalars *s,
+        const int MAX, const int WD, const int MODE, const int NEST, const int FLUSH)
+{
+    SGD_BODY(float, fabsf)
+}
+
+static inline __attribute__((always_inline)) void
+sgd_f64(double *p, const double *g, double *b, Py_ssize_t n, const sgd_scalars *s,
+        const int MAX, const int WD, const int MODE, const int NEST, const int FLUSH)
+{
+    SGD_BODY(double, fabs)
+}
+
+/* One specialised loop per flag combination (the flags are compile-time constants in each,
+ * so every loop is branch-free and vectorised). Index: ((((MAX*2+WD)*4+MODE)*2+NEST)*2+FLUSH. */
+typedef void (*sgd_fn)(void *, const void *, void *, Py_ssize_t, const sgd_scalars *);
+
+#define GEN1(a, b_, c, d, e)                                                                 \
+    static void sgd32_##a##b_##c##d##e(void *p, const void *g, void *b, Py_ssize_t n,        \
+                                       const sgd_scalars *s)                                 \
+    { sgd_f32((float *)p, (const float *)g, (float *)b, n, s, a, b_, c, d, e); }             \
+    static void sgd64_##a##b_##c##d##e(void *p, const void *g, void *b, Py_ssize_t n,        \
+                                       const sgd_scalars *s)                                 \
+    { sgd_f64((double *)p, (const double *)g, (double *)b, n, s, a, b_, c, d, e); }
+#define GEN2(a, b_, c, d) GEN1(a, b_, c, d, 0) GEN1(a, b_, c, d, 1)
+#define GEN3(a, b_, c) GEN2(a, b_, c, 0) GEN2(a, b_, c, 1)
+#define GEN4(a, b_) GEN3(a, b_, 0) GEN3(a, b_, 1) GEN3(a, b_, 2) GEN3(a, b_, 3)
+#define GEN5(a) GEN4(a, 0) GEN4(a, 1)
+GEN5(0)
+GEN5(1)
+
+#define TAB1(w, a, b_, c, d) &sgd##w##_##a##b_##c##d##0, &sgd##w##_##a##b_##c##d##1,
+#define TAB2(w, a, b_, c) TAB1(w, a, b_, c, 0) TAB1(w, a, b_, c, 1)
+#define TAB3(w, a, b_) TAB2(w, a, b_, 0) TAB2(w, a, b_, 1) TAB2(w, a, b_, 2) TAB2(w, a, b_, 3)
+#define TAB4(w, a) TAB3(w, a, 0) TAB3(w, a, 1)
+#define TAB5(w) TAB4(w, 0) TAB4(w, 1)
+
+static const sgd_fn SGD32[64] = {TAB5(32)};
+static const sgd_fn SGD64[64] = {TAB5(64)};
+
+/* ------------------------------------------------------------------ Adam */
+
+typedef struct {
+    double one_minus_beta1, beta2, one_minus_beta2, bc2_sqrt, eps, neg_step_size;
+    double weight_decay, decay_factor;
+} adam_scalars;
+
+/* WD: 0 none, 1 coupled (g += wd*p), 2 decoupled (p *= 1 - lr*wd). */
+#define ADAM_BODY(T, SQRT)                                                                   \
+    const T omb1 = (T)s->one_minus_beta1, b2 = (T)s->beta2, omb2 = (T)s->one_minus_beta2;   \
+    const T bc2 = (T)s->bc2_sqrt, eps = (T)s->eps, nss = (T)s->neg_step_size;                \
+    const T wd = (T)s->weight_decay, df = (T)s->decay_factor;                                \
+    for (Py_ssize_t i = 0; i < n; i++) {                                                     \
+        T gi = g[i];                                                                         \
+        if (MAX) gi = -gi;                                                                   \
+        T pi = p[i];                                                                         \
+        if (WD == 2) pi = pi * df;                                                           \
+        else if (WD == 1) gi = gi + pi * wd;                                                 \
+        T mi = m[i];                                                                         \
+        mi = mi + (gi - mi) * omb1;                                                          \
+        m[i] = mi;                                                                           \
+        T vi = v[i] * b2 + (gi * gi) * omb2;                                                 \
+        v[i] = vi;                                                                           \
+        if (AMS) {                                                                           \
+            T x = vmax[i];                                                                   \
+            x = (x > vi || x != x) ? x : vi;                                                 \
+            vmax[i] = x;                                                                     \
+            vi = x;                                                                          \
+        }                                                                                    \
+        T den = SQRT(vi) / bc2 + eps;                                                        \
+        p[i] = pi + (mi / den) * nss;                                                        \
+    }
+
+static inline __attribute__((always_inline)) void
+adam_f32(float *p, const float *g, float *m, float *v, float *vmax, Py_ssize_t n,
+         const adam_scalars *s, const int MAX, const int WD, const int AMS)
+{
+    ADAM_BODY(float, sqrtf)
+}
+
+static inline __attribute__((always_inline)) void
+adam_f64(double *p, const double *g, double *m, double *v, double *vmax, Py_ssize_t n,
+         const adam_scalars *s, const int MAX, const int WD, const int AMS)
+{
+    ADAM_BODY(double, sqrt)
+}
+
+typedef void (*adam_fn)(void *, const void *, void *, void *, void *, Py_ssize_t,
+                        const adam_scalars *);
+
+#define AGEN1(a, b_, c)                                                                      \
+    static void adam32_##a##b_##c(void *p, const void *g, void *m, void *v, void *x,        \
+                                  Py_ssize_t n, const adam_scalars *s)                       \
+    { adam_f32((float *)p, (const float *)g, (float *)m, (float *)v, (float *)x, n, s,       \
+               a, b_, c); }                                                                  \
+    static void adam64_##a##b_##c(void *p, const void *g, void *m, void *v, void *x,        \
+                                  Py_ssize_t n, const adam_scalars *s)                       \
+    { adam_f64((double *)p, (const double *)g, (double *)m, (double *)v, (double *)x, n, s,  \
+               a, b_, c); }
+#define AGEN2(a, b_) AGEN1(a, b_, 0) AGEN1(a, b_, 1)
+#define AGEN3(a) AGEN2(a, 0) AGEN2(a, 1) AGEN2(a, 2)
+AGEN3(0)
+AGEN3(1)
+
+#define ATAB1(w, a, b_) &adam##w##_##a##b_##0, &adam##w##_##a##b_##1,
+#define ATAB2(w, a) ATAB1(w, a, 0) ATAB1(w, a, 1) ATAB1(w, a, 2)
+#define ATAB3(w) ATAB2(w, 0) ATAB2(w, 1)
+/* index: (MAX*3 + WD)*2 + AMS */
+static const adam_fn ADAM32[12] = {ATAB3(32)};
+static const adam_fn ADAM64[12] = {ATAB3(64)};
+
+/* ------------------------------------------------------------------ argument handling */
+
+#define MAXBUF 5
+
+/* The element kind of a buffer: 'f' (float32), 'd' (float64) or 0 (anything else). */
+static char
+buffer_kind(const Py_buffer *v)
+{
+    const char *f = v->format ? v->format : "B";
+    if (*f == '@' || *f == '=')
+        f++;
+#if PY_LITTLE_ENDIAN
+    else if (*f == '<')
+        f++;
+#else
+    else if (*f == '>' || *f == '!')
+        f++;
+#endif
+    if (f[0] == 'f' && f[1] == 0 && v->itemsize == 4)
+        return 'f';
+    if (f[0] == 'd' && f[1] == 0 && v->itemsize == 8)
+        return 'd';
+    return 0;
+}
+
+typedef struct {
+    Py_buffer views[MAXBUF];
+    int got[MAXBUF];
+    char *ptr[MAXBUF];
+    char kind;
+} bufset;
+
+static void
+bufset_release(bufset *bs)
+{
+    for (int i = 0; i < MAXBUF; i++)
+        if (bs->got[i])
+            PyBuffer_Release(&bs->views[i]);
+}
+
+/* Acquire objs[0..k) (None allowed where optional[i]); all C-contiguous, of one float kind,
+ * with at least hi elements; writable[i] says which are updated. Returns 0 or -1 (error
+ * set, everything released). */
+static int
+bufset_get(bufset *bs, PyObject *const *objs, int k, const int *writable, const int *optional,
+           Py_ssize_t lo, Py_ssize_t hi)
+{
+    memset(bs, 0, sizeof(*bs));
+    if (lo < 0 || hi < lo) {
+        PyErr_SetString(PyExc_ValueError, "_fused: bad element range");
+        return -1;
+    }
+    for (int i = 0; i < k; i++) {
+        if (objs[i] == Py_None) {
+            if (!optional[i]) {
+                PyErr_Format(PyExc_TypeError, "_fused: array %d must not be None", i);
+                goto fail;
+            }
+            continue;
+        }
+        int flags = PyBUF_FORMAT | PyBUF_C_CONTIGUOUS | (writable[i] ? PyBUF_WRITABLE : 0);
+        if (PyObject_GetBuffer(objs[i], &bs->views[i], flags) < 0)
+            goto fail;
+        bs->got[i] = 1;
+        char kind = buffer_kind(&bs->views[i]);
+        if (!kind) {
+            PyErr_Format(PyExc_TypeError, "_fused: array %d is not float32 or float64", i);
+            goto fail;
+        }
+        if (bs->kind && kind != bs->kind) {
+            PyErr_Format(PyExc_TypeError, "_fused: array %d has another dtype than array 0", i);
+            goto fail;
+        }
+        bs->kind = kind;
+        Py_ssize_t size = bs->views[i].len / bs->views[i].itemsize;
+        if (size < hi) {
+            PyErr_Format(PyExc_ValueError, "_fused: array %d has %zd elements, range ends at %zd",
+                         i, size, hi);
+            goto fail;
+        }
+        bs->ptr[i] = (char *)bs->views[i].buf + lo * bs->views[i].itemsize;
+    }
+    if (!bs->kind) {
+        PyErr_SetString(PyExc_TypeError, "_fused: no array given");
+        goto fail;
+    }
+    return 0;
+fail:
+    bufset_release(bs);
+    return -1;
+}
+
+static int
+get_ssize(PyObject *o, Py_ssize_t *out)
+{
+    *out = PyLong_AsSsize_t(o);
+    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+static int
+get_doubles(PyObject *const *args, int k, double *out)
+{
+    for (int i = 0; i < k; i++) {
+        out[i] = PyFloat_AsDouble(args[i]);
+        if (out[i] == -1.0 && PyErr_Occurred())
+            return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(sgd_doc,
+"sgd(p, g, buf, lo, hi, neg_lr, momentum, one_minus_dampening, weight_decay, flush_below,\n"
+"    flags)\n--\n\n"
+"One SGD step on elements [lo, hi) of the arrays p, g, buf (buf None without momentum),\n"
+"in place, bit-identical to gradstep.optim.sgd_update. flags: bit 0 maximize,\n"
+"bit 1 weight decay, bits 2-3 mode (0 no momentum, 1 first step, 2 momentum,\n"
+"3 sutskever), bit 4 nesterov, bit 5 flush (entries of buf with |b| < flush_below -> 0).");
+
+static PyObject *
+fused_sgd(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 11) {
+        PyErr_Format(PyExc_TypeError, "sgd() takes 11 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    Py_ssize_t lo, hi;
+    sgd_scalars s;
+    double sc[5];
+    long flags;
+    if (get_ssize(args[3], &lo) < 0 || get_ssize(args[4], &hi) < 0 || get_doubles(args + 5, 5, sc) < 0)
+        return NULL;
+    flags = PyLong_AsLong(args[10]);
+    if (flags == -1 && PyErr_Occurred())
+        return NULL;
+    if (flags < 0 || flags > 63) {
+        PyErr_SetString(PyExc_ValueError, "sgd: flags out of range");
+        return NULL;
+    }
+    s.neg_lr = sc[0];
+    s.momentum = sc[1];
+    s.one_minus_damp = sc[2];
+    s.weight_decay = sc[3];
+    s.flush = sc[4];
+    int mode = (int)((flags >> 2) & 3);
+    int idx = (int)(((((flags & 1) * 2 + ((flags >> 1) & 1)) * 4 + mode) * 2 + ((flags >> 4) & 1)) * 2
+                    + ((flags >> 5) & 1));
+    int writable[3] = {1, 0, 1};
+    int optional[3] = {0, 0, mode == SGD_NOMOM};
+    bufset bs;
+    if (bufset_get(&bs, args, 3, writable, optional, lo, hi) < 0)
+        return NULL;
+    if (mode != SGD_NOMOM && !bs.got[2]) {
+        bufset_release(&bs);
+        PyErr_SetString(PyExc_TypeError, "sgd: buf is required with momentum");
+        return NULL;
+    }
+    sgd_fn fn = bs.kind == 'f' ? SGD32[idx] : SGD64[idx];
+    Py_ssize_t n = hi - lo;
+    Py_BEGIN_ALLOW_THREADS
+    fn(bs.ptr[0], bs.ptr[1], bs.ptr[2], n, &s);
+    Py_END_ALLOW_THREADS
+    bufset_release(&bs);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(adam_doc,
+"adam(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, lo, hi, one_minus_beta1, beta2,\n"
+"     one_minus_beta2, bias_correction2_sqrt, eps, neg_step_size, weight_decay,\n"
+"     decay_factor, flags)\n--\n\n"
+"One Adam step on elements [lo, hi), in place, bit-identical to\n"
+"gradstep.optim.adam_update. flags: bit 0 maximize, bits 1-2 weight decay (0 none,\n"
+"1 coupled, 2 decoupled: p *= decay_factor), bit 3 amsgrad (max_exp_avg_sq required).");
+
+static PyObject *
+fused_adam(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 16) {
+        PyErr_Format(PyExc_TypeError, "adam() takes 16 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    Py_ssize_t lo, hi;
+    double sc[8];
+    if (get_ssize(args[5], &lo) < 0 || get_ssize(args[6], &hi) < 0 || get_doubles(args + 7, 8, sc) < 0)
+        return NULL;
+    long flags = PyLong_AsLong(args[15]);
+    if (flags == -1 && PyErr_Occurred())
+        return NULL;
+    int wdm = (int)((flags >> 1) & 3);
+    if (flags < 0 || flags > 15 || wdm == 3) {
+        PyErr_SetString(PyExc_ValueError, "adam: flags out of range");
+        return NULL;
+    }
+    int ams = (int)((flags >> 3) & 1);
+    adam_scalars s = {sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6], sc[7]};
+    int writable[5] = {1, 0, 1, 1, 1};
+    int optional[5] = {0, 0, 0, 0, !ams};
+    bufset bs;
+    if (bufset_get(&bs, args, 5, writable, optional, lo, hi) < 0)
+        return NULL;
+    int idx = ((int)(flags & 1) * 3 + wdm) * 2 + ams;
+    adam_fn fn = bs.kind == 'f' ? ADAM32[idx] : ADAM64[idx];
+    Py_ssize_t n = hi - lo;
+    Py_BEGIN_ALLOW_THREADS
+    fn(bs.ptr[0], bs.ptr[1], bs.ptr[2], bs.ptr[3], bs.ptr[4], n, &s);
+    Py_END_ALLOW_THREADS
+    bufset_release(&bs);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef fused_methods[] = {
+    {"sgd", (PyCFunction)(void (*)(void))fused_sgd, METH_FASTCALL, sgd_doc},
+    {"adam", (PyCFunction)(void (*)(void))fused_adam, METH_FASTCALL, adam_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef fused_module = {
+    PyModuleDef_HEAD_INIT, "gradstep._fused",
+    "Single-pass SGD and Adam updates, bit-identical to gradstep's NumPy kernels.", -1,
+    fused_methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__fused(void)
+{
+    return PyModule_Create(&fused_module);
+}

@@ -1,0 +1,220 @@
+"""The fused C kernels (gradstep._fused) against the NumPy kernels: bit-identical results."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import gradstep as gs
+from gradstep import optim
+from gradstep.optim import _kernels
+from gradstep.optim.adam import adam_update
+from gradstep.optim.sgd import _sgd_fused, sgd_update
+
+pytestmark = pytest.mark.skipif(
+    not _kernels.fused_available(), reason="C extension gradstep._fused not built"
+)
+
+DTYPES = (np.float32, np.float64)
+# odd sizes: tails that are no multiple of any vector width; 1 << 19 + 5 crosses
+# PARALLEL_MIN (split over the thread pool), 70_001 > CHUNK (chunked NumPy reference)
+SIZES = (1, 3, 17, 1023, 70_001, (1 << 19) + 5)
+
+
+def _sgd_cases():
+    for maximize, wd, mom, damp, nest, form, first, flush in itertools.product(
+        (False, True), (0.0, 0.03), (0.0, 0.9), (0.0, 0.25), (False, True),
+        ("pytorch", "sutskever"), (False, True), (0.0, 1e-3),
+    ):
+        if nest and (mom == 0 or damp != 0):
+            continue
+        if form == "sutskever" and (damp != 0 or first):
+            continue
+        if mom == 0 and (first or flush or damp):
+            continue
+        yield dict(lr=0.05, momentum=mom, dampening=damp, nesterov=nest, weight_decay=wd,
+                   maximize=maximize, momentum_form=form, first=first, flush_below=flush)
+
+
+SGD_CASES = list(_sgd_cases())
+
+
+def _arrays(n, dtype, k, seed):
+    rng = np.random.default_rng(seed)
+    out = [rng.standard_normal(n).astype(dtype) for _ in range(k)]
+    return out
+
+
+def _numpy_sgd(p, g, b, hyper):
+    def kernel(P, G, B, work):
+        sgd_update(P, G, B, work=work[0], **hyper)
+
+    _kernels.elementwise(kernel, [p, g, b], 1)
+
+
+def _same(a, b):
+    return a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", SIZES)
+def test_sgd_kernel_bit_identical(dtype, n):
+    for i, hyper in enumerate(SGD_CASES):
+        p, g, b = _arrays(n, dtype, 3, i)
+        b *= 1e-3  # some entries fall under flush_below
+        p1, b1, p2, b2 = p.copy(), b.copy(), p.copy(), b.copy()
+        use_b = hyper["momentum"] != 0
+        _numpy_sgd(p1, g, b1 if use_b else None, hyper)
+        g0 = g.copy()
+        assert _sgd_fused(p2, g, b2 if use_b else None, **hyper)
+        assert _same(g, g0), "gradient modified"
+        assert _same(p1, p2), hyper
+        assert _same(b1, b2), hyper
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_sgd_kernel_threads(threads):
+    prev = _kernels.set_num_threads(threads)
+    try:
+        n = (1 << 20) + 37
+        for hyper in SGD_CASES[::5]:
+            p, g, b = _arrays(n, np.float32, 3, 7)
+            p1, b1, p2, b2 = p.copy(), b.copy(), p.copy(), b.copy()
+            _numpy_sgd(p1, g, b1, hyper)
+            assert _sgd_fused(p2, g, b2, **hyper)
+            assert _same(p1, p2) and _same(b1, b2), hyper
+    finally:
+        _kernels.set_num_threads(prev)
+
+
+def test_sgd_kernel_special_values():
+    hyper = dict(lr=0.1, momentum=0.9, dampening=0.0, nesterov=True, weight_decay=0.01,
+                 maximize=False, momentum_form="pytorch", first=False, flush_below=1e-30)
+    for dtype in DTYPES:
+        tiny = np.finfo(dtype).tiny
+        vals = np.array([0.0, -0.0, np.inf, -np.inf, tiny, -tiny / 4, 1e30, -1e-38, 3.0],
+                        dtype=dtype)
+        p = np.resize(vals, 101)
+        g = np.roll(p, 3)
+        b = np.roll(p, 5)
+        p1, b1, p2, b2 = p.copy(), b.copy(), p.copy(), b.copy()
+        with np.errstate(all="ignore"):
+            _numpy_sgd(p1, g, b1, hyper)
+            assert _sgd_fused(p2, g, b2, **hyper)
+        np.testing.assert_array_equal(p1, p2)
+        np.testing.assert_array_equal(b1, b2)
+        finite = np.isfinite(p1)
+        assert _same(p1[finite], p2[finite])
+
+
+def test_sgd_fused_declines():
+    """Arrays or scalars the C kernel cannot reproduce bit for bit go to NumPy."""
+    p, g, b = _arrays(64, np.float32, 3, 0)
+    hyper = dict(lr=0.1, momentum=0.9, dampening=0.0, nesterov=False, weight_decay=0.0,
+                 maximize=False, momentum_form="pytorch", first=False, flush_below=0.0)
+    assert not _sgd_fused(p[::2], g[::2], b[::2], **hyper)  # not contiguous
+    assert not _sgd_fused(p.astype(np.float16), g.astype(np.float16), b.astype(np.float16),
+                          **hyper)
+    assert not _sgd_fused(p, g.astype(np.float64), b, **hyper)  # mixed dtypes
+    # a float64 NumPy scalar makes NumPy compute in float64: not the float32 kernel
+    assert not _sgd_fused(p, g, b, **{**hyper, "lr": np.float64(0.1)})
+    assert _sgd_fused(p, g, b, **{**hyper, "lr": np.float32(0.1)})
+    ro = p.copy()
+    ro.flags.writeable = False
+    assert not _sgd_fused(ro, g, b, **hyper)
+    prev = _kernels.set_fused_enabled(False)
+    try:
+        assert not _sgd_fused(p, g, b, **hyper)
+    finally:
+        _kernels.set_fused_enabled(prev)
+    prev_blas = _kernels.set_blas_enabled(True)
+    try:
+        if _kernels.blas_enabled():
+            assert not _sgd_fused(p, g, b, **hyper)
+    finally:
+        _kernels.set_blas_enabled(prev_blas)
+
+
+def _train(opt_factory, fused, flat, dtype, steps=6):
+    rng = np.random.default_rng(3)
+    shapes = [(33, 7), (7,), (70_003,), (1,)]
+    ps = [gs.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in shapes]
+    opt = opt_factory(ps)
+    if flat:
+        opt.flatten()
+    prev = _kernels.set_fused_enabled(fused)
+    try:
+        for _ in range(steps):
+            for p in ps:
+                g = rng.standard_normal(p.shape).astype(dtype)
+                if p.grad is None:
+                    p.grad = g
+                else:
+                    p.grad[...] = g
+            opt.step()
+    finally:
+        _kernels.set_fused_enabled(prev)
+    return [p.data.copy() for p in ps], opt.state_dict()
+
+
+OPTIMIZERS = {
+    "sgd": lambda ps: optim.SGD(ps, lr=0.1),
+    "momentum": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=1e-2),
+    "nesterov-max": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.5, nesterov=True, maximize=True),
+    "dampening": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, dampening=0.5),
+    "sutskever": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.99, nesterov=True,
+                                      momentum_form="sutskever", weight_decay=1e-3),
+    "adam": lambda ps: optim.Adam(ps, lr=1e-2, weight_decay=1e-2),
+    "adam-ams-max": lambda ps: optim.Adam(ps, lr=1e-2, amsgrad=True, maximize=True),
+    "adamw": lambda ps: optim.AdamW(ps, lr=1e-2, betas=(0.0, 0.99)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("flat", [False, True])
+def test_optimizer_fused_matches_numpy(name, dtype, flat):
+    a, sa = _train(OPTIMIZERS[name], True, flat, dtype)
+    b, sb = _train(OPTIMIZERS[name], False, flat, dtype)
+    for x, y in zip(a, b):
+        assert _same(x, y)
+    for k, st in sa["state"].items():
+        for key, v in st.items():
+            if isinstance(v, np.ndarray):
+                assert _same(v, sb["state"][k][key]), (k, key)
+            else:
+                assert v == sb["state"][k][key]
+
+
+def _adam_cases():
+    for maximize, wd, decoupled, ams, betas in itertools.product(
+        (False, True), (0.0, 0.05), (False, True), (False, True), ((0.9, 0.999), (0.0, 0.5)),
+    ):
+        if decoupled and wd == 0:
+            continue
+        yield dict(lr=1e-2, beta1=betas[0], beta2=betas[1], eps=1e-8, weight_decay=wd,
+                   amsgrad=ams, maximize=maximize, decoupled_weight_decay=decoupled)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", SIZES)
+def test_adam_kernel_bit_identical(dtype, n):
+    from gradstep.optim.adam import _adam_fused
+
+    for i, hyper in enumerate(_adam_cases()):
+        p, g, m, v, vm = _arrays(n, dtype, 5, i)
+        v, vm = v * v, vm * vm
+        a1 = [p.copy(), m.copy(), v.copy(), vm.copy()]
+        a2 = [p.copy(), m.copy(), v.copy(), vm.copy()]
+        ams = hyper["amsgrad"]
+        for step in (1, 2, 3):
+            def kernel(P, G, M, V, VM, work):
+                adam_update(P, G, M, V, VM, work=work, step=step, **hyper)
+
+            _kernels.elementwise(kernel, [a1[0], g, a1[1], a1[2], a1[3] if ams else None], 2)
+            assert _adam_fused(a2[0], g, a2[1], a2[2], a2[3] if ams else None, step=step,
+                               **hyper)
+            for x, y in zip(a1, a2):
+                assert _same(x, y), (hyper, step)
