@@ -1,8 +1,11 @@
 """Optimizer step throughput: gradstep SGD-momentum per-parameter and flat vs PyTorch.
 
 Layouts: 1 x 10M and 100 x 100k float32 parameters. Contenders: gradstep per-parameter and
-flat (chunked NumPy on the thread pool, the default), gradstep flat with SciPy's BLAS kernels
-(opt-in, ``--blas``), PyTorch for-loop, foreach and fused. Each contender is timed in turn, interleaved, over several
+flat with the default kernels (the fused C kernel ``gradstep._fused``, one pass over memory,
+when it is built) and, when it is built, also with the NumPy kernels ("NumPy": chunked NumPy
+passes on the thread pool, as with ``GRADSTEP_FUSED=0``),
+gradstep flat with SciPy's BLAS kernels (opt-in, ``--blas``), PyTorch for-loop, foreach and
+fused. Each contender is timed in turn, interleaved, over several
 repeats (the host drifts); the table shows medians, effective bandwidth (an SGD-momentum
 step moves 20 bytes per parameter: read p, g, buf; write buf, p) and the speed ratio to
 PyTorch fused in the same run (>= 1 means faster than fused).
@@ -29,7 +32,7 @@ LR, MOMENTUM = 1e-4, 0.9
 BYTES_PER_PARAM = 20
 
 
-def make_gradstep(shapes, flat, blas=False):
+def make_gradstep(shapes, flat, blas=False, fused=False):
     rng = np.random.default_rng(0)
     ps = [gs.tensor(rng.standard_normal(s, dtype=np.float32), requires_grad=True) for s in shapes]
     opt = optim.SGD(ps, lr=LR, momentum=MOMENTUM, flat=flat)
@@ -43,10 +46,12 @@ def make_gradstep(shapes, flat, blas=False):
 
     def step() -> None:
         prev = _kernels.set_blas_enabled(blas)
+        prev_fused = _kernels.set_fused_enabled(fused)
         try:
             opt.step()
         finally:
             _kernels.set_blas_enabled(prev)
+            _kernels.set_fused_enabled(prev_fused)
 
     return step, (lambda: ps[0].data.reshape(-1)[:1000].copy())
 
@@ -67,10 +72,16 @@ def make_torch(shapes, mode):
 
 def bench_layout(name, shapes, repeats, steps, have_torch, blas=False):
     n = sum(int(np.prod(s)) for s in shapes)
+    # "gradstep per-param" / "gradstep flat": the default (fused C kernel when built, as
+    # run_all.py reports); "... NumPy": the NumPy kernels (GRADSTEP_FUSED=0)
+    fused = _kernels.fused_available()
     contenders: dict[str, tuple[Callable[[], object], Callable[[], np.ndarray]]] = {
-        "gradstep per-param": make_gradstep(shapes, flat=False),
-        "gradstep flat": make_gradstep(shapes, flat=True),
+        "gradstep per-param": make_gradstep(shapes, flat=False, fused=fused),
+        "gradstep flat": make_gradstep(shapes, flat=True, fused=fused),
     }
+    if fused:
+        contenders["gradstep per-param NumPy"] = make_gradstep(shapes, flat=False)
+        contenders["gradstep flat NumPy"] = make_gradstep(shapes, flat=True)
     if blas and _kernels.blas_available():
         contenders["gradstep flat (scipy BLAS)"] = make_gradstep(shapes, flat=True, blas=True)
     if have_torch:
@@ -132,6 +143,7 @@ def main(argv=None) -> None:
     for name, shapes in layouts:
         rows += bench_layout(name, shapes, args.repeats, args.steps, have_torch, args.blas)
     print(f"SGD momentum step, float32; threads: {_kernels.get_num_threads()}; "
+          f"fused C kernel: {'built' if _kernels.fused_available() else 'not built'}; "
           f"torch {torch_version}; numpy {np.__version__}; {platform.processor() or platform.machine()}")
     print(f"{'layout':<14} {'contender':<28} {'ms/step':>9} {'GB/s':>7} {'vs torch fused':>15}")
     for r in rows:
@@ -142,6 +154,7 @@ def main(argv=None) -> None:
         with open(args.json, "w") as f:
             json.dump(dict(rows=rows, repeats=args.repeats, steps=args.steps,
                            threads=_kernels.get_num_threads(), torch=torch_version,
+                           fused_built=_kernels.fused_available(),
                            numpy=np.__version__), f, indent=1)
 
 
