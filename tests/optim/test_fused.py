@@ -17,6 +17,16 @@ pytestmark = pytest.mark.skipif(
     not _kernels.fused_available(), reason="C extension gradstep._fused not built"
 )
 
+
+
+@pytest.fixture(autouse=True)
+def _fused_on():
+    """Compare against the C kernels even when GRADSTEP_FUSED=0 turned them off."""
+    prev = _kernels.set_fused_enabled(True)
+    yield
+    _kernels.set_fused_enabled(prev)
+
+
 DTYPES = (np.float32, np.float64)
 # odd sizes: tails that are no multiple of any vector width; 1 << 19 + 5 crosses
 # PARALLEL_MIN (split over the thread pool), 70_001 > CHUNK (chunked NumPy reference)
