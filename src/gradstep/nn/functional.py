@@ -743,6 +743,14 @@ def elu(input: Any, alpha: float = 1.0) -> Tensor:  # noqa: A002
 
 
 # -------------------------------------------------------------------- losses
+def _reduce_array(per: np.ndarray, reduction: str) -> np.ndarray:
+    """Per-element losses reduced as ``reduction`` asks, in their own dtype."""
+    if reduction == "none":
+        return per
+    total = per.sum() / (per.size if reduction == "mean" else 1)
+    return np.asarray(total, dtype=per.dtype)
+
+
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "mean":
         return ops.mean(loss)
@@ -1035,21 +1043,13 @@ def binary_cross_entropy(
     per = -(y * lx + (1 - y) * l1x)
     if w is not None:
         per = per * w
-    per = np.asarray(per, dtype=dt)
-    out = (
-        per
-        if reduction == "none"
-        else np.asarray(per.sum() / (per.size if reduction == "mean" else 1), dtype=dt)
-    )
+    out = _reduce_array(np.asarray(per, dtype=dt), reduction)
 
     def backward(g: np.ndarray) -> tuple[Any]:
         gx = (xd - y) / np.maximum((1 - xd) * xd, dt.type(1e-12))
         if w is not None:
             gx = gx * w
-        if reduction == "mean":
-            gx = gx * (g / xd.size)
-        else:
-            gx = gx * g
+        gx = gx * (g / xd.size if reduction == "mean" else g)
         return (gx,)
 
     return _make(out, (x,), backward)
@@ -1082,12 +1082,7 @@ def binary_cross_entropy_with_logits(
     per = (1 - y) * xd + (sp if lw is None else lw * sp)
     if w is not None:
         per = per * w
-    per = np.asarray(per, dtype=dt)
-    out = (
-        per
-        if reduction == "none"
-        else np.asarray(per.sum() / (per.size if reduction == "mean" else 1), dtype=dt)
-    )
+    out = _reduce_array(np.asarray(per, dtype=dt), reduction)
 
     def backward(g: np.ndarray) -> tuple[Any]:
         sig = ops._sigmoid(xd)
