@@ -54,6 +54,10 @@ examples:
   gradstep train                                   # MLP on digits, writes runs/<name>/
   gradstep evaluate runs/digits-mlp/last.safetensors
   gradstep predict runs/digits-mlp/last.safetensors inputs.npy
+  gradstep export runs/digits-mlp/last.safetensors model.onnx
+  gradstep compare                                 # batch 1 / 32 / full, with and without momentum
+  gradstep paths --function rosenbrock             # optimizer paths on a 2-D function
+  gradstep step --explain                          # one update of a tiny network, number by number
   gradstep train --help                            # every training option
 """
 
@@ -954,7 +958,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=fmt,
     )
     sub = p.add_subparsers(
-        dest="command", metavar="{train,evaluate,predict,export}", parser_class=_Parser
+        dest="command", metavar="{train,evaluate,predict,export,compare,paths,step}", parser_class=_Parser
     )
     t = sub.add_parser(
         "train",
