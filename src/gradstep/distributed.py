@@ -193,11 +193,17 @@ def _install_abort_hook() -> None:
         try:
             sys.stderr.write(text)
             sys.stderr.flush()
+            # MPI_Abort tears the job down at once; give the launcher a moment to forward
+            # the traceback first, or the user may see only a bare exit status
+            time.sleep(_ABORT_GRACE_S)
         finally:
             comm.Abort(1)
 
     sys.excepthook = hook
     _HOOK_INSTALLED = True
+
+
+_ABORT_GRACE_S = 0.5
 
 
 def is_initialized() -> bool:
