@@ -958,7 +958,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=fmt,
     )
     sub = p.add_subparsers(
-        dest="command", metavar="{train,evaluate,predict,export,compare,paths,step}", parser_class=_Parser
+        dest="command",
+        metavar="{train,evaluate,predict,export,compare,paths,step}",
+        parser_class=_Parser,
     )
     t = sub.add_parser(
         "train",
