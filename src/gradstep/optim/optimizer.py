@@ -105,7 +105,6 @@ class Optimizer:
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Tensor, dict[str, Any]] = {}
         self._flat: FlatBuffer | None = None
-        self._scratch: dict[tuple[Any, ...], np.ndarray] = {}
         if not items:
             raise ValueError(f"{name}: no parameters given (params is empty)")
         groups = items if isinstance(items[0], dict) else [{"params": items}]
@@ -290,14 +289,6 @@ class Optimizer:
         of one flat segment); create state arrays only through ``alloc``."""
         raise NotImplementedError
 
-    def _work(self, like: np.ndarray, i: int) -> np.ndarray:
-        """A reusable scratch array shaped like ``like`` (number ``i``); not state."""
-        key = (like.shape, like.dtype.str, i)
-        arr = self._scratch.get(key)
-        if arr is None:
-            arr = self._scratch[key] = np.empty_like(like)
-        return arr
-
     # ------------------------------------------------------------------ flat path
     def flatten(self) -> FlatBuffer:
         """Move all parameters (and their state) into flat contiguous buffers.
@@ -315,7 +306,6 @@ class Optimizer:
         if self._flat is not None:
             self._flat.unflatten()
         self._flat = FlatBuffer([g["params"] for g in self.param_groups])
-        self._scratch.clear()
         for seg in self._flat.segments:
             for i, p in enumerate(seg.params):
                 st = self.state.get(p)
@@ -338,7 +328,6 @@ class Optimizer:
                     st[k] = v.copy()
         self._flat.unflatten()
         self._flat = None
-        self._scratch.clear()
 
     @property
     def flat(self) -> FlatBuffer | None:
