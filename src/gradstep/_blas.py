@@ -102,6 +102,13 @@ def matmul_tn(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np
     With ``out`` the product is accumulated in place (``out += a.T @ b``) and ``out`` is
     returned; ``out`` must then be C-contiguous and of the operands' dtype.
     """
+    if a.shape[0] == 1:
+        # one example: an outer product, a single broadcast multiply (a K=1 GEMM costs
+        # several times more)
+        if out is None:
+            return np.multiply(a.T, b)
+        out += np.multiply(a.T, b)
+        return out
     gemm = _gemm_for(a, b) if out is None else _gemm_for(a, b, out)
     if gemm is None:
         if out is None:
