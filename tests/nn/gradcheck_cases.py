@@ -42,6 +42,12 @@ _Y32 = R.uniform(0, 1, (3, 2))
 Case = Callable[[], tuple[Any, ...]]
 
 GRADCHECK_CASES: dict[str, list[Case]] = {
+    "mse_loss": [
+        lambda: (lambda x, t: F.mse_loss(x, t), [T(4, 3), T(4, 3)]),
+        lambda: (lambda x, t: F.mse_loss(x, t, reduction="sum"), [T(5), T(5)]),
+        lambda: (lambda x, t: F.mse_loss(x, t, reduction="none"), [T(2, 3), T(2, 3)]),
+        lambda: (lambda x: F.mse_loss(x, np.linspace(-1, 1, 6).reshape(2, 3)), [T(2, 3)]),
+    ],
     "linear": [
         lambda: (F.linear, [T(4, 3), T(5, 3), T(5)]),
         lambda: (F.linear, [T(2, 3, 3), T(2, 3)]),

@@ -772,12 +772,32 @@ def _target(target: Any, like: Tensor, op: str) -> Tensor:
     return t
 
 
+@primitive
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """Mean squared error ``(x - y)^2``. Shape: input and target ``(*)`` (same shape)."""
+    """Mean squared error ``(x - y)^2``, one fused op (gradient ``2 (x - y)`` scaled by the
+    reduction; the target gets the negative when it requires grad).
+
+    Shape: input and target ``(*)`` (same shape); output scalar, or ``(*)`` for ``"none"``.
+    """
     _check_reduction(reduction, "mse_loss")
     x = _input(input, None, "mse_loss")
-    d = ops.sub(x, _target(target, x, "mse_loss"))
-    return _reduce(ops.mul(d, d), reduction)
+    t = _target(target, x, "mse_loss")
+    dt = x.data.dtype
+    d = x.data - t.data
+    sq = d * d
+    n = sq.size
+    out = sq if reduction == "none" else np.asarray(
+        sq.sum() / (n if reduction == "mean" else 1), dtype=dt
+    )
+
+    def backward(g: np.ndarray) -> tuple[Any, Any]:
+        if reduction == "mean":
+            gx = d * (2 * g / n).astype(dt, copy=False)
+        else:
+            gx = d * (2 * g).astype(dt, copy=False)
+        return gx, (-gx if t.requires_grad else None)
+
+    return _make(out, (x, t), backward)
 
 
 def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
