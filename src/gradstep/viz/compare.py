@@ -313,22 +313,10 @@ def plot_epoch_loss(
     height_px: int = 450,
 ) -> dict[str, Any]:
     """Training loss per epoch (epoch 0: the common initial loss), all settings together."""
-    from gradstep.viz.plot import apply_style, new_figure, save_figure, series_style
-
-    series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    with apply_style():
-        fig, ax = new_figure(width_px, height_px)
-        for i, r in enumerate(result.runs):
-            ep = np.arange(len(r.epoch_loss))
-            ax.plot(ep, r.epoch_loss, label=r.label, **series_style(i))
-            series[r.label] = (ep, r.epoch_loss)
-        ax.set_yscale("log")
-        ax.set_xlabel("epoch (passes over the training set)")
-        ax.set_ylabel("training loss, mean over the epoch (log)")
-        ax.set_title("Training loss per epoch")
-        ax.legend(loc="best", fontsize=8)
-        fig.tight_layout()
-    return _finish(fig, path, series, save_figure)
+    return _epoch_loss_figure(
+        result, lambda r: np.arange(len(r.epoch_loss)), "epoch (passes over the training set)",
+        "Training loss per epoch", path, width_px, height_px,
+    )
 
 
 def plot_time_loss(
@@ -338,18 +326,30 @@ def plot_time_loss(
     height_px: int = 450,
 ) -> dict[str, Any]:
     """Training loss per epoch against wall-clock seconds (the cost of each batch mode)."""
+    return _epoch_loss_figure(
+        result, lambda r: r.epoch_time, "wall-clock time (seconds)",
+        "Training loss against time", path, width_px, height_px,
+    )
+
+
+def _epoch_loss_figure(
+    result: CompareResult, x_of: Any, xlabel: str, title: str,
+    path: str | os.PathLike[str] | None, width_px: int, height_px: int,
+) -> dict[str, Any]:
+    """Every setting's per-epoch loss (log scale) against ``x_of(run)``, one line each."""
     from gradstep.viz.plot import apply_style, new_figure, save_figure, series_style
 
     series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     with apply_style():
         fig, ax = new_figure(width_px, height_px)
         for i, r in enumerate(result.runs):
-            ax.plot(r.epoch_time, r.epoch_loss, label=r.label, **series_style(i))
-            series[r.label] = (r.epoch_time, r.epoch_loss)
+            xs = x_of(r)
+            ax.plot(xs, r.epoch_loss, label=r.label, **series_style(i))
+            series[r.label] = (xs, r.epoch_loss)
         ax.set_yscale("log")
-        ax.set_xlabel("wall-clock time (seconds)")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel("training loss, mean over the epoch (log)")
-        ax.set_title("Training loss against time")
+        ax.set_title(title)
         ax.legend(loc="best", fontsize=8)
         fig.tight_layout()
     return _finish(fig, path, series, save_figure)
