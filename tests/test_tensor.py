@@ -24,15 +24,15 @@ def test_dtype_rule() -> None:
     z = (x * y).sum()
     assert z.dtype == np.float64
     z.backward()
-    assert x.grad is not None and x.grad.dtype == np.float32  # gradient takes its tensor's dtype
-    assert y.grad is not None and y.grad.dtype == np.float64
+    assert x._grad is not None and x._grad.dtype == np.float32  # gradient takes its tensor's dtype
+    assert y._grad is not None and y._grad.dtype == np.float64
 
 
 def test_tensor_copies_user_data() -> None:
     a = np.ones(3, dtype=np.float32)
     t = gs.tensor(a)
     a[0] = 5
-    assert t.data[0] == 1
+    assert t._data[0] == 1
 
 
 def test_non_numeric_data_is_a_type_error() -> None:
@@ -49,12 +49,12 @@ def test_attributes_and_constructors() -> None:
     x = gs.randn(2, 3, generator=rng)
     assert x.shape == (2, 3) and x.ndim == 2 and x.dtype == np.float32
     assert x.T.shape == (3, 2)
-    assert gs.zeros(2, 3).data.sum() == 0
-    assert gs.ones((2, 3)).data.sum() == 6
-    assert gs.full((2,), 7.0).data.tolist() == [7.0, 7.0]
-    assert gs.arange(4).data.tolist() == [0, 1, 2, 3]
+    assert gs.zeros(2, 3)._data.sum() == 0
+    assert gs.ones((2, 3))._data.sum() == 6
+    assert gs.full((2,), 7.0)._data.tolist() == [7.0, 7.0]
+    assert gs.arange(4)._data.tolist() == [0, 1, 2, 3]
     u = gs.rand(1000, generator=rng, dtype=np.float64)
-    assert u.dtype == np.float64 and 0 <= u.data.min() and u.data.max() < 1
+    assert u.dtype == np.float64 and 0 <= u._data.min() and u._data.max() < 1
     assert gs.tensor([[3.5]]).item() == 3.5
     with pytest.raises(TypeError, match="Generator"):
         gs.randn(2, generator=0)  # type: ignore[arg-type]
@@ -62,48 +62,48 @@ def test_attributes_and_constructors() -> None:
         gs.randn(2)  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="single-element"):
         x.item()
-    a = gs.randn(3, generator=np.random.default_rng(5)).data
-    b = gs.randn(3, generator=np.random.default_rng(5)).data
+    a = gs.randn(3, generator=np.random.default_rng(5))._data
+    b = gs.randn(3, generator=np.random.default_rng(5))._data
     assert np.array_equal(a, b)
 
 
 def test_detach_and_numpy_share_data() -> None:
     x = gs.tensor([1.0, 2.0], requires_grad=True)
     d = x.detach()
-    assert not d.requires_grad and d.data is x.data
-    assert x.numpy() is x.data
+    assert not d.requires_grad and d._data is x._data
+    assert x.numpy() is x._data
 
 
 def test_gradients_accumulate_until_zeroed() -> None:
     x = gs.tensor([1.0, 2.0, 3.0], requires_grad=True)
     (x * 2).sum().backward()
     (x * 3).sum().backward()
-    np.testing.assert_array_equal(x.grad, [5, 5, 5])
+    np.testing.assert_array_equal(x._grad, [5, 5, 5])
     x.zero_grad()
-    assert x.grad is None
+    assert x._grad is None
 
 
 def test_tensor_used_several_times_receives_the_sum() -> None:
     x = gs.tensor([2.0], requires_grad=True)
     y = x * x + x * 3 + x  # dy/dx = 2x + 4
     y.sum().backward()
-    np.testing.assert_allclose(x.grad, [8.0])
+    np.testing.assert_allclose(x._grad, [8.0])
     # diamond: one intermediate used by two branches
     a = gs.tensor(np.array([1.0, -2.0]), requires_grad=True)
     h = a.exp()
     out = (h * h + h).sum()
     out.backward()
     e = np.exp([1.0, -2.0])
-    np.testing.assert_allclose(a.grad, 2 * e * e + e)
+    np.testing.assert_allclose(a._grad, 2 * e * e + e)
 
 
 def test_gradient_does_not_alias_between_leaves() -> None:
     a = gs.tensor([1.0, 2.0], requires_grad=True)
     b = gs.tensor([1.0, 2.0], requires_grad=True)
     (a + b).sum().backward()
-    assert a.grad is not b.grad
-    a.grad += 1
-    np.testing.assert_array_equal(b.grad, [1, 1])
+    assert a._grad is not b._grad
+    a._grad += 1
+    np.testing.assert_array_equal(b._grad, [1, 1])
 
 
 def test_deep_chain_backpropagates_without_recursion_error() -> None:
@@ -112,7 +112,7 @@ def test_deep_chain_backpropagates_without_recursion_error() -> None:
     for _ in range(100_000):
         y = y + 1e-6
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad, [1.0])
+    np.testing.assert_array_equal(x._grad, [1.0])
 
 
 def test_graph_is_released_after_backward() -> None:
@@ -133,7 +133,7 @@ def test_retain_graph_allows_second_backward() -> None:
     y = (x.exp() * 2).sum()
     y.backward(retain_graph=True)
     y.backward()
-    np.testing.assert_allclose(x.grad, 4 * np.e * np.ones(3))
+    np.testing.assert_allclose(x._grad, 4 * np.e * np.ones(3))
 
 
 def test_backward_errors() -> None:
@@ -144,7 +144,7 @@ def test_backward_errors() -> None:
     with pytest.raises(gs.ShapeError, match=r"\(3,\).*\(2, 3\)"):
         y.backward(np.ones(3))
     y.backward(np.ones((2, 3)))
-    np.testing.assert_array_equal(x.grad, 2 * np.ones((2, 3)))
+    np.testing.assert_array_equal(x._grad, 2 * np.ones((2, 3)))
     with pytest.raises(gs.GradError, match="does not require grad"):
         gs.tensor([1.0]).sum().backward()
 
@@ -190,24 +190,24 @@ def test_stable_at_large_logits() -> None:
     x = gs.tensor(np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, 1e4]]), requires_grad=True)
     for f in (lambda t: gs.softmax(t, -1), lambda t: gs.log_softmax(t, -1), lambda t: gs.logsumexp(t, -1)):
         out = f(x)
-        assert np.all(np.isfinite(out.data))
-        x.grad = None
-        out.backward(np.ones_like(out.data))
-        assert np.all(np.isfinite(x.grad))
+        assert np.all(np.isfinite(out._data))
+        x._grad = None
+        out.backward(np.ones_like(out._data))
+        assert np.all(np.isfinite(x._grad))
     s = gs.sigmoid(gs.tensor(np.array([-1e4, 1e4]), requires_grad=True))
-    assert np.all(np.isfinite(s.data))
+    assert np.all(np.isfinite(s._data))
 
 
 def test_backward_into_preallocated_grad_is_in_place() -> None:
     buf = np.zeros(6)
     x = gs.tensor(np.ones((2, 3)), requires_grad=True)
-    x.grad = buf[:6].reshape(2, 3)
+    x._grad = buf[:6].reshape(2, 3)
     (x * 3).sum().backward()
     np.testing.assert_array_equal(buf, 3 * np.ones(6))
 
 
 def test_comparisons_and_repr() -> None:
     x = gs.tensor([1.0, -1.0])
-    assert (x > 0).data.tolist() == [True, False]
+    assert (x > 0)._data.tolist() == [True, False]
     assert "tensor(" in repr(x)
     assert "requires_grad=True" in repr(gs.tensor([1.0], requires_grad=True))

@@ -1,7 +1,7 @@
 """Matrix products for the dense layers, optionally through SciPy's BLAS ``gemm``.
 
 ``gemm`` computes ``C <- alpha * op(A) @ op(B) + beta * C``: with ``beta = 1`` a weight
-gradient is accumulated straight into the parameter's ``.grad`` array, without a temporary
+gradient is accumulated straight into the parameter's ``._grad`` array, without a temporary
 and without a second pass (``grad += g.T @ x``), which saved 50-200 us per large layer and
 step in ``benchmarks/bench_mlp.py`` with one BLAS thread.
 

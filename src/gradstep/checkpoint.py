@@ -356,7 +356,7 @@ def encode_state(obj: Any, prefix: str, tensors: dict[str, np.ndarray]) -> Any:
         tensors[prefix] = arr
         return {"__scalar__" if isinstance(obj, np.generic) else "__array__": prefix}
     if hasattr(obj, "data") and isinstance(getattr(obj, "data", None), np.ndarray):
-        return encode_state(obj.data, prefix, tensors)  # a Tensor
+        return encode_state(obj._data, prefix, tensors)  # a Tensor
     if isinstance(obj, (list, tuple)):
         items = [encode_state(v, f"{prefix}/{i}", tensors) for i, v in enumerate(obj)]
         return {"__tuple__": items} if isinstance(obj, tuple) else items
@@ -498,7 +498,7 @@ def save(
     if model is not None:
         sd = _state_dict(model, "model")
         for k, v in sd.items():
-            arr = v.data if hasattr(v, "data") and isinstance(v.data, np.ndarray) else v
+            arr = v._data if isinstance(getattr(v, "_data", None), np.ndarray) else v
             tensors[f"model/{k}"] = np.asarray(arr)
         cfg = config if config is not None else _model_config(model)
         if cfg is not None:

@@ -383,11 +383,11 @@ def _collect(model: Any, with_buffers: bool) -> list[np.ndarray]:
     else:
         items = model
     for p in items:
-        arrays.append(p.data if isinstance(p, Tensor) else p)
+        arrays.append(p._data if isinstance(p, Tensor) else p)
     if with_buffers and hasattr(model, "buffers") and callable(model.buffers):
         for b in model.buffers():
             if isinstance(b, Tensor):
-                b = b.data
+                b = b._data
             if isinstance(b, np.ndarray) and b.size:
                 arrays.append(b)
     for a in arrays:
@@ -516,13 +516,13 @@ class GradientAverager:
         if not self._own:
             sizes: dict[np.dtype, int] = {}
             for p in self.params:
-                sizes[p.data.dtype] = sizes.get(p.data.dtype, 0) + p.data.size
+                sizes[p._data.dtype] = sizes.get(p._data.dtype, 0) + p._data.size
             self._own = {dt: np.zeros(n, dtype=dt) for dt, n in sizes.items()}
         return [self._own[dt] for dt in sorted(self._own, key=str)]
 
     @property
     def numel(self) -> int:
-        return sum(int(p.data.size) for p in self.params)
+        return sum(int(p._data.size) for p in self.params)
 
     def pack(self, local_count: int, reduction: str = "sum") -> list[np.ndarray]:
         """Put this rank's summed gradient into the flat buffers and return them.
@@ -533,7 +533,7 @@ class GradientAverager:
                 recommended way), ``"mean"`` when it was averaged (the gradient is then
                 multiplied by ``local_count`` here).
 
-        An empty shard (``local_count == 0``) contributes zeros, whatever is in ``.grad``.
+        An empty shard (``local_count == 0``) contributes zeros, whatever is in ``._grad``.
         """
         if reduction not in ("sum", "mean"):
             raise ConfigError(
@@ -550,13 +550,13 @@ class GradientAverager:
         else:
             pos = dict.fromkeys(self._own, 0)
             for p in self.params:
-                dt = p.data.dtype
-                n = p.data.size
+                dt = p._data.dtype
+                n = p._data.size
                 dst = self._own[dt][pos[dt] : pos[dt] + n]
-                if p.grad is None:
+                if p._grad is None:
                     dst.fill(0)
                 else:
-                    dst[...] = p.grad.reshape(-1)
+                    dst[...] = p._grad.reshape(-1)
                 pos[dt] += n
         for b in bufs:
             if local_count == 0:
@@ -574,13 +574,13 @@ class GradientAverager:
                 b.fill(np.nan)
             return
         for p in self.params:
-            if p.grad is None or p.grad.shape != p.data.shape:
-                p.grad = np.full(p.data.shape, np.nan, dtype=p.data.dtype)
+            if p._grad is None or p._grad.shape != p._data.shape:
+                p._grad = np.full(p._data.shape, np.nan, dtype=p._data.dtype)
             else:
-                p.grad.fill(np.nan)
+                p._grad.fill(np.nan)
 
     def finish(self, global_count: int) -> None:
-        """Divide the summed buffers by ``global_count`` and hand them to ``param.grad``."""
+        """Divide the summed buffers by ``global_count`` and hand them to ``param._grad``."""
         bufs = self.buffers()
         self.last_global_count = int(global_count)
         if global_count > 0:
@@ -590,13 +590,13 @@ class GradientAverager:
             return
         pos = dict.fromkeys(self._own, 0)
         for p in self.params:
-            dt = p.data.dtype
-            n = p.data.size
-            src = self._own[dt][pos[dt] : pos[dt] + n].reshape(p.data.shape)
-            if p.grad is None or p.grad.shape != p.data.shape or p.grad.dtype != dt:
-                p.grad = src.copy()
+            dt = p._data.dtype
+            n = p._data.size
+            src = self._own[dt][pos[dt] : pos[dt] + n].reshape(p._data.shape)
+            if p._grad is None or p._grad.shape != p._data.shape or p._grad.dtype != dt:
+                p._grad = src.copy()
             else:
-                p.grad[...] = src
+                p._grad[...] = src
             pos[dt] += n
 
     def reduce(

@@ -57,7 +57,7 @@ def gradcheck(
     check: list[bool] = []
     for x in inputs:
         if isinstance(x, Tensor):
-            xs.append(Tensor(np.array(x.data, dtype=np.float64), requires_grad=x.requires_grad))
+            xs.append(Tensor(np.array(x._data, dtype=np.float64), requires_grad=x.requires_grad))
             check.append(x.requires_grad)
         else:
             xs.append(Tensor(np.array(x, dtype=np.float64), requires_grad=True))
@@ -74,21 +74,21 @@ def gradcheck(
     def scalar() -> float:
         with enable_grad():
             out = fn(*xs)
-        return float(np.sum(np.asarray(out.data, dtype=np.float64) * v))
+        return float(np.sum(np.asarray(out._data, dtype=np.float64) * v))
 
     for x in xs:
-        x.grad = None
+        x._grad = None
     if out0.requires_grad:
         out0.backward(v.astype(out0.dtype))
 
     for k, (x, c) in enumerate(zip(xs, check)):
         if not c:
             continue
-        analytic = np.zeros_like(x.data) if x.grad is None else np.asarray(x.grad, dtype=np.float64)
-        flat = x.data.reshape(-1)
-        if x.data.size <= _FULL_LIMIT:
-            numeric = np.empty(x.data.size)
-            for i in range(x.data.size):
+        analytic = np.zeros_like(x._data) if x._grad is None else np.asarray(x._grad, dtype=np.float64)
+        flat = x._data.reshape(-1)
+        if x._data.size <= _FULL_LIMIT:
+            numeric = np.empty(x._data.size)
+            for i in range(x._data.size):
                 old = flat[i]
                 flat[i] = old + eps
                 fp = scalar()
@@ -102,9 +102,9 @@ def gradcheck(
             if err[bad] > 0 or not np.all(np.isfinite(a)):
                 if not np.all(np.isfinite(a)):
                     bad = int(np.argmax(~np.isfinite(a)))
-                idx = np.unravel_index(bad, x.data.shape) if x.data.ndim else ()
+                idx = np.unravel_index(bad, x._data.shape) if x._data.ndim else ()
                 raise GradcheckError(
-                    f"gradcheck: input {k} (shape {x.data.shape}) "
+                    f"gradcheck: input {k} (shape {x._data.shape}) "
                     f"element {tuple(int(i) for i in idx)}: "
                     f"analytic {a[bad]!r} vs numeric {numeric[bad]!r} "
                     f"(atol={atol}, rtol={rtol})"
@@ -112,7 +112,7 @@ def gradcheck(
         else:
             base = flat.copy()
             for j in range(n_directions):
-                d = rng.standard_normal(x.data.size)
+                d = rng.standard_normal(x._data.size)
                 d /= np.linalg.norm(d)
                 flat[:] = base + eps * d
                 fp = scalar()
@@ -123,7 +123,7 @@ def gradcheck(
                 analytic_d = float(analytic.reshape(-1) @ d)
                 if not abs(analytic_d - numeric_d) <= atol + rtol * abs(numeric_d):
                     raise GradcheckError(
-                        f"gradcheck: input {k} (shape {x.data.shape}) along random direction {j}: "
+                        f"gradcheck: input {k} (shape {x._data.shape}) along random direction {j}: "
                         f"analytic {analytic_d!r} vs numeric {numeric_d!r} "
                         f"(atol={atol}, rtol={rtol})"
                     )

@@ -2,7 +2,7 @@
 
 Every metric takes ``(y_pred, y_true)``: predictions first (logits, probabilities or
 values, as a model outputs them), targets second, and returns a Python float. Tensors
-are accepted too (their ``.data`` is used). For classification, ``y_pred`` is either
+are accepted too (their values are used). For classification, ``y_pred`` is either
 ``(N, C)`` scores (the arg-max is the predicted class) or ``(N,)`` class labels; with a
 single output column, ``(N, 1)``, scores above 0 (logits) count as class 1.
 """

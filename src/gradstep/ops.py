@@ -36,7 +36,7 @@ _new = Tensor.__new__
 
 
 def _data(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 def _t(x: Any) -> Tensor:
@@ -47,8 +47,8 @@ def _t(x: Any) -> Tensor:
     arr = np.asarray(x)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"operand must be numeric, got {type(x).__name__} with dtype {arr.dtype}")
-    t.data = arr
-    t.grad = None
+    t._data = arr
+    t._grad = None
     t.requires_grad = False
     t._parents = ()
     t._backward = None
@@ -71,13 +71,13 @@ def add(a: Any, b: Any) -> Tensor:
     """Elementwise ``a + b`` with NumPy broadcasting."""
     if _is_scalar(b):
         a = _t(a)
-        return _make(a.data + b, (a,), lambda g: (g,))
+        return _make(a._data + b, (a,), lambda g: (g,))
     if _is_scalar(a):
         b = _t(b)
-        return _make(a + b.data, (b,), lambda g: (g,))
+        return _make(a + b._data, (b,), lambda g: (g,))
     a, b = _t(a), _t(b)
     try:
-        out = a.data + b.data
+        out = a._data + b._data
     except ValueError:
         raise _bcast_error("add", a, b) from None
     return _make(out, (a, b), lambda g: (g, g))
@@ -88,13 +88,13 @@ def sub(a: Any, b: Any) -> Tensor:
     """Elementwise ``a - b``."""
     if _is_scalar(b):
         a = _t(a)
-        return _make(a.data - b, (a,), lambda g: (g,))
+        return _make(a._data - b, (a,), lambda g: (g,))
     if _is_scalar(a):
         b = _t(b)
-        return _make(a - b.data, (b,), lambda g: (-g,))
+        return _make(a - b._data, (b,), lambda g: (-g,))
     a, b = _t(a), _t(b)
     try:
-        out = a.data - b.data
+        out = a._data - b._data
     except ValueError:
         raise _bcast_error("sub", a, b) from None
     return _make(out, (a, b), lambda g: (g, -g if b.requires_grad else None))
@@ -105,12 +105,12 @@ def mul(a: Any, b: Any) -> Tensor:
     """Elementwise ``a * b``."""
     if _is_scalar(b):
         a = _t(a)
-        return _make(a.data * b, (a,), lambda g: (g * b,))
+        return _make(a._data * b, (a,), lambda g: (g * b,))
     if _is_scalar(a):
         b = _t(b)
-        return _make(a * b.data, (b,), lambda g: (g * a,))
+        return _make(a * b._data, (b,), lambda g: (g * a,))
     a, b = _t(a), _t(b)
-    ad, bd = a.data, b.data
+    ad, bd = a._data, b._data
     try:
         out = ad * bd
     except ValueError:
@@ -127,9 +127,9 @@ def div(a: Any, b: Any) -> Tensor:
     """Elementwise ``a / b``."""
     if _is_scalar(b):
         a = _t(a)
-        return _make(a.data / b, (a,), lambda g: (g / b,))
+        return _make(a._data / b, (a,), lambda g: (g / b,))
     a, b = _t(a), _t(b)
-    ad, bd = a.data, b.data
+    ad, bd = a._data, b._data
     try:
         out = ad / bd
     except ValueError:
@@ -147,7 +147,7 @@ def div(a: Any, b: Any) -> Tensor:
 def neg(a: Any) -> Tensor:
     """Elementwise ``-a``."""
     a = _t(a)
-    return _make(-a.data, (a,), lambda g: (-g,))
+    return _make(-a._data, (a,), lambda g: (-g,))
 
 
 @primitive
@@ -155,7 +155,7 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001
     """Elementwise ``a ** b`` for scalar or tensor exponents (and scalar bases)."""
     if _is_scalar(b):
         a = _t(a)
-        ad = a.data
+        ad = a._data
         if b == 2:
             return _make(ad * ad, (a,), lambda g: (g * (2 * ad),))
         out = ad**b
@@ -167,7 +167,7 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001
 
         return _make(out, (a,), backward_s)
     a, b = _t(a), _t(b)
-    ad, bd = a.data, b.data
+    ad, bd = a._data, b._data
     try:
         out = np.power(ad, bd)
     except ValueError:
@@ -196,7 +196,7 @@ def matmul(a: Any, b: Any) -> Tensor:
     a 1-D right operand a column, and the added dimension is removed.
     """
     a, b = _t(a), _t(b)
-    ad, bd = a.data, b.data
+    ad, bd = a._data, b._data
     if ad.ndim == 0 or bd.ndim == 0:
         raise ShapeError(f"matmul: operands must be at least 1-D, got {ad.shape} and {bd.shape}")
     if ad.shape[-1] != bd.shape[-2 if bd.ndim > 1 else 0]:
@@ -268,7 +268,7 @@ def _expand_reduced(g: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.
 def sum(a: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Sum over ``axis`` (all axes when None)."""
     a = _t(a)
-    ad = a.data
+    ad = a._data
     axes = _norm_axis(axis, ad.ndim, "sum")
     out = np.sum(ad, axis=axes, keepdims=keepdims)
     shape = ad.shape
@@ -283,7 +283,7 @@ def sum(a: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A0
 def mean(a: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Arithmetic mean over ``axis``."""
     a = _t(a)
-    ad = a.data
+    ad = a._data
     axes = _norm_axis(axis, ad.ndim, "mean")
     count = 1
     for ax in axes:
@@ -299,7 +299,7 @@ def mean(a: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
 
 def _extreme(a: Any, axis: Any, keepdims: bool, fn: Any, name: str) -> Tensor:
     a = _t(a)
-    ad = a.data
+    ad = a._data
     if ad.size == 0:
         raise ShapeError(f"{name}: reduction of an empty tensor of shape {ad.shape}")
     axes = _norm_axis(axis, ad.ndim, name)
@@ -331,7 +331,7 @@ def var(a: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tens
     """Variance over ``axis`` with ``ddof`` delta degrees of freedom (NumPy's convention:
     ``ddof=0`` is the biased estimate; PyTorch's default ``correction=1`` is ``ddof=1``)."""
     a = _t(a)
-    ad = a.data
+    ad = a._data
     axes = _norm_axis(axis, ad.ndim, "var")
     n = 1
     for ax in axes:
@@ -351,7 +351,7 @@ def var(a: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tens
 def reshape(a: Any, shape: Sequence[int]) -> Tensor:
     """View the data with a new shape (one dimension may be -1)."""
     a = _t(a)
-    ad = a.data
+    ad = a._data
     try:
         out = ad.reshape(shape)
     except (ValueError, TypeError):
@@ -366,7 +366,7 @@ def reshape(a: Any, shape: Sequence[int]) -> Tensor:
 def transpose(a: Any, axes: Sequence[int] | None = None) -> Tensor:
     """Permute axes (reverse them when ``axes`` is None)."""
     a = _t(a)
-    ad = a.data
+    ad = a._data
     if axes is not None:
         axes = tuple(int(x) for x in axes)
         if (
@@ -389,7 +389,7 @@ def permute(a: Any, axes: Sequence[int]) -> Tensor:
 def flatten(a: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dimensions ``start_dim..end_dim`` (inclusive) into one."""
     a = _t(a)
-    shape = a.data.shape
+    shape = a._data.shape
     nd = len(shape)
     if nd == 0:
         return reshape(a, (1,))
@@ -405,7 +405,7 @@ def flatten(a: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 def squeeze(a: Any, axis: Any = None) -> Tensor:
     """Remove size-1 dimensions (all, or those in ``axis``)."""
     a = _t(a)
-    shape = a.data.shape
+    shape = a._data.shape
     if axis is None:
         new = tuple(s for s in shape if s != 1)
     else:
@@ -422,7 +422,7 @@ def squeeze(a: Any, axis: Any = None) -> Tensor:
 def unsqueeze(a: Any, axis: int) -> Tensor:
     """Insert a size-1 dimension at ``axis``."""
     a = _t(a)
-    shape = a.data.shape
+    shape = a._data.shape
     nd = len(shape) + 1
     if not -nd <= axis < nd:
         raise ShapeError(f"unsqueeze: axis {axis} is out of range for shape {shape}")
@@ -435,10 +435,10 @@ def broadcast_to(a: Any, shape: Sequence[int]) -> Tensor:
     """Broadcast to ``shape`` (a read-only view); the gradient is summed back."""
     a = _t(a)
     try:
-        out = np.broadcast_to(a.data, tuple(shape))
+        out = np.broadcast_to(a._data, tuple(shape))
     except ValueError:
         raise ShapeError(
-            f"broadcast_to: cannot broadcast {a.data.shape} to {tuple(shape)}"
+            f"broadcast_to: cannot broadcast {a._data.shape} to {tuple(shape)}"
         ) from None
     return _make(out, (a,), lambda g: (g,))
 
@@ -447,14 +447,14 @@ def broadcast_to(a: Any, shape: Sequence[int]) -> Tensor:
 def astype(a: Any, dtype: Any) -> Tensor:
     """Convert to ``dtype``; the gradient is converted back."""
     a = _t(a)
-    return _make(a.data.astype(dtype), (a,), lambda g: (g,))
+    return _make(a._data.astype(dtype), (a,), lambda g: (g,))
 
 
 def _index_key(index: Any) -> Any:
     if isinstance(index, Tensor):
-        return index.data
+        return index._data
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(i._data if isinstance(i, Tensor) else i for i in index)
     return index
 
 
@@ -473,7 +473,7 @@ def getitem(a: Any, index: Any) -> Tensor:
     The backward scatter-adds, so repeated indices receive the sum of their gradients.
     """
     a = _t(a)
-    ad = a.data
+    ad = a._data
     key = _index_key(index)
     try:
         out = ad[key]
@@ -514,7 +514,7 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     ts = [_t(x) for x in tensors]
     if not ts:
         raise ValueError("concatenate: needs at least one tensor")
-    arrays = [t.data for t in ts]
+    arrays = [t._data for t in ts]
     nd = arrays[0].ndim
     if nd == 0:
         raise ShapeError("concatenate: zero-dimensional tensors cannot be concatenated")
@@ -538,7 +538,7 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     ts = [_t(x) for x in tensors]
     if not ts:
         raise ValueError("stack: needs at least one tensor")
-    arrays = [t.data for t in ts]
+    arrays = [t._data for t in ts]
     nd = arrays[0].ndim + 1
     if not -nd <= axis < nd:
         raise ShapeError(f"stack: axis {axis} is out of range for {nd - 1}-D tensors")
@@ -558,10 +558,10 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
     c = np.asarray(_data(cond), dtype=bool)
     a, b = _t(a), _t(b)
     try:
-        out = np.where(c, a.data, b.data)
+        out = np.where(c, a._data, b._data)
     except ValueError:
         raise ShapeError(
-            f"where: shapes {c.shape}, {a.data.shape} and {b.data.shape} "
+            f"where: shapes {c.shape}, {a._data.shape} and {b._data.shape} "
             "cannot be broadcast together"
         ) from None
 
@@ -577,7 +577,7 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
 
 def _extreme2(a: Any, b: Any, fn: Any, name: str) -> Tensor:
     a, b = _t(a), _t(b)
-    ad, bd = a.data, b.data
+    ad, bd = a._data, b._data
     try:
         out = fn(ad, bd)
     except ValueError:
@@ -606,7 +606,7 @@ def minimum(a: Any, b: Any) -> Tensor:
 def clip(a: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     """Clamp into ``[min, max]``; the gradient passes where ``min <= a <= max``."""
     a = _t(a)
-    ad = a.data
+    ad = a._data
     lo, hi = _data(min), _data(max)
     if lo is None and hi is None:
         raise ValueError("clip: at least one of min and max must be given")
@@ -631,7 +631,7 @@ clamp = clip
 def exp(a: Any) -> Tensor:
     """Elementwise exponential."""
     a = _t(a)
-    out = np.exp(a.data)
+    out = np.exp(a._data)
     return _make(out, (a,), lambda g: (g * out,))
 
 
@@ -639,7 +639,7 @@ def exp(a: Any) -> Tensor:
 def log(a: Any) -> Tensor:
     """Elementwise natural logarithm."""
     a = _t(a)
-    ad = a.data
+    ad = a._data
     return _make(np.log(ad), (a,), lambda g: (g / ad,))
 
 
@@ -647,7 +647,7 @@ def log(a: Any) -> Tensor:
 def sqrt(a: Any) -> Tensor:
     """Elementwise square root."""
     a = _t(a)
-    out = np.sqrt(a.data)
+    out = np.sqrt(a._data)
     return _make(out, (a,), lambda g: (g / (2 * out),))
 
 
@@ -655,7 +655,7 @@ def sqrt(a: Any) -> Tensor:
 def abs(a: Any) -> Tensor:  # noqa: A001
     """Elementwise absolute value (gradient 0 at 0)."""
     a = _t(a)
-    ad = a.data
+    ad = a._data
     return _make(np.abs(ad), (a,), lambda g: (g * np.sign(ad),))
 
 
@@ -663,7 +663,7 @@ def abs(a: Any) -> Tensor:  # noqa: A001
 def tanh(a: Any) -> Tensor:
     """Elementwise hyperbolic tangent."""
     a = _t(a)
-    out = np.tanh(a.data)
+    out = np.tanh(a._data)
     return _make(out, (a,), lambda g: (g * (1 - out * out),))
 
 
@@ -677,7 +677,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 def sigmoid(a: Any) -> Tensor:
     """Logistic function ``1 / (1 + exp(-a))``, stable for large ``|a|``."""
     a = _t(a)
-    out = _sigmoid(a.data)
+    out = _sigmoid(a._data)
     return _make(out, (a,), lambda g: (g * out * (1 - out),))
 
 
@@ -685,7 +685,7 @@ def sigmoid(a: Any) -> Tensor:
 def relu(a: Any) -> Tensor:
     """``max(a, 0)``; gradient 1 where ``a > 0``."""
     a = _t(a)
-    out = np.maximum(a.data, 0)
+    out = np.maximum(a._data, 0)
     return _make(out, (a,), lambda g: (g * (out > 0),))
 
 
@@ -693,7 +693,7 @@ def relu(a: Any) -> Tensor:
 def leaky_relu(a: Any, negative_slope: float = 0.01) -> Tensor:
     """``a`` where positive, ``negative_slope * a`` elsewhere."""
     a = _t(a)
-    ad = a.data
+    ad = a._data
     pos = ad > 0
     out = np.where(pos, ad, ad * negative_slope)
     slope = np.asarray(negative_slope, dtype=ad.dtype)
@@ -723,7 +723,7 @@ def erf(x: np.ndarray) -> np.ndarray:
 def gelu(a: Any, approximate: str = "none") -> Tensor:
     """Gaussian error linear unit ``a * Phi(a)``; ``approximate="tanh"`` uses the tanh form."""
     a = _t(a)
-    x = a.data
+    x = a._data
     if approximate == "none":
         cdf = 0.5 * (1 + erf(x * _SQRT1_2))
         out = x * cdf
@@ -756,7 +756,7 @@ def _axis1(axis: int, ndim: int, op: str) -> int:
 def softmax(a: Any, axis: int = -1) -> Tensor:
     """``exp(a) / sum(exp(a))`` along ``axis``, computed after subtracting the maximum."""
     a = _t(a)
-    ad = a.data
+    ad = a._data
     axis = _axis1(axis, ad.ndim, "softmax")
     e = np.exp(ad - ad.max(axis=axis, keepdims=True))
     out = e / e.sum(axis=axis, keepdims=True)
@@ -772,7 +772,7 @@ def softmax(a: Any, axis: int = -1) -> Tensor:
 def log_softmax(a: Any, axis: int = -1) -> Tensor:
     """``a - logsumexp(a)`` along ``axis``; finite for logits of any magnitude."""
     a = _t(a)
-    ad = a.data
+    ad = a._data
     axis = _axis1(axis, ad.ndim, "log_softmax")
     shifted = ad - ad.max(axis=axis, keepdims=True)
     out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
@@ -787,7 +787,7 @@ def log_softmax(a: Any, axis: int = -1) -> Tensor:
 def logsumexp(a: Any, axis: Any = -1, keepdims: bool = False) -> Tensor:
     """``log(sum(exp(a)))`` over ``axis``, stable for large magnitudes."""
     a = _t(a)
-    ad = a.data
+    ad = a._data
     axes = _norm_axis(axis, ad.ndim, "logsumexp")
     m = ad.max(axis=axes, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)

@@ -8,7 +8,7 @@ the graph in reverse topological order (built iteratively, so graphs of any dept
 work), calls each closure once, reduces every input gradient back to that input's
 shape (the one central un-broadcast: no op has to do it itself), accumulates
 gradients of tensors that are used several times, and adds the result into the
-``.grad`` of every leaf that requires it.
+``._grad`` of every leaf that requires it.
 
 Dtype rule: tensors are float32 unless float64 data or ``dtype=float64`` is given.
 Binary ops follow NumPy's promotion: float32 with float64 gives float64, and Python
@@ -134,7 +134,7 @@ def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     """Convert user data to an ndarray with gradstep's dtype rule."""
     if isinstance(data, Tensor):
-        arr = data.data
+        arr = data._data
     elif isinstance(data, np.ndarray):
         arr = data
     else:
@@ -181,7 +181,7 @@ class Tensor:
         grad: the accumulated gradient (an ndarray of the same shape and dtype) or None.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "__weakref__")
+    __slots__ = ("_data", "_grad", "requires_grad", "_parents", "_backward", "__weakref__")
 
     __array_priority__ = 1000.0  # make ndarray <op> Tensor defer to Tensor
 
@@ -191,11 +191,64 @@ class Tensor:
             raise TypeError(
                 f"tensor: only floating-point tensors can require grad, got {arr.dtype}"
             )
-        self.data: np.ndarray = arr
-        self.grad: np.ndarray | None = None
+        self._data: np.ndarray = arr
+        self._grad: np.ndarray | None = None
         self.requires_grad: bool = bool(requires_grad)
         self._parents: tuple[Tensor, ...] = ()
         self._backward: BackwardFn | None = None
+
+    # ------------------------------------------------------- data and grad
+    # The arrays live in ``_data`` and ``_grad`` (what the engine, layers and optimizers
+    # use); ``data`` and ``grad`` are PyTorch's views of them, as tensors.
+    @property
+    def data(self) -> Tensor:
+        """This tensor's values as a tensor cut from the graph, sharing memory."""
+        out = Tensor.__new__(Tensor)
+        out._data = self._data
+        out._grad = None
+        out.requires_grad = False
+        out._parents = ()
+        out._backward = None
+        return out
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        arr = value._data if isinstance(value, Tensor) else np.asarray(value)
+        if not isinstance(arr, np.ndarray):  # pragma: no cover - asarray always gives one
+            raise TypeError(f"data: expected a tensor or array, got {type(value).__name__}")
+        self._data = arr
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The accumulated gradient as a tensor sharing memory with it, or None."""
+        g = self._grad
+        if g is None:
+            return None
+        out = Tensor.__new__(Tensor)
+        out._data = g
+        out._grad = None
+        out.requires_grad = False
+        out._parents = ()
+        out._backward = None
+        return out
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if value is None:
+            self._grad = None
+            return
+        arr = value._data if isinstance(value, Tensor) else np.asarray(value)
+        if arr.shape != self._data.shape:
+            raise ShapeError(
+                f"grad: assigned gradient has shape {arr.shape} but the tensor has shape "
+                f"{self._data.shape}"
+            )
+        if arr.dtype != self._data.dtype:
+            raise TypeError(
+                f"grad: assigned gradient has dtype {arr.dtype} but the tensor has dtype "
+                f"{self._data.dtype}"
+            )
+        self._grad = arr
 
     # ------------------------------------------------------------------ graph
     @staticmethod
@@ -206,8 +259,8 @@ class Tensor:
         broadcasts to the parent's shape; the engine reduces it.
         """
         out = Tensor.__new__(Tensor)
-        out.data = data
-        out.grad = None
+        out._data = data
+        out._grad = None
         if _GRAD_ENABLED[0]:
             for p in parents:
                 if p.requires_grad:
@@ -226,7 +279,7 @@ class Tensor:
         return self._backward is None
 
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
-        """Backpropagate from this tensor, accumulating into ``.grad`` of the leaves.
+        """Backpropagate from this tensor, accumulating into ``._grad`` of the leaves.
 
         Args:
             grad: gradient of the final objective with respect to this tensor; may be
@@ -244,17 +297,17 @@ class Tensor:
                 "has requires_grad=True, or it was computed under no_grad())"
             )
         if grad is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise GradError(
                     f"backward: grad can be omitted only for a single-element output, "
-                    f"got shape {self.data.shape}; pass grad= of that shape or reduce first"
+                    f"got shape {self._data.shape}; pass grad= of that shape or reduce first"
                 )
-            g = np.ones_like(self.data)
+            g = np.ones_like(self._data)
         else:
-            g = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
-            if g.shape != self.data.shape:
+            g = np.asarray(grad._data if isinstance(grad, Tensor) else grad, dtype=self._data.dtype)
+            if g.shape != self._data.shape:
                 raise ShapeError(
-                    f"backward: grad has shape {g.shape} but the tensor has shape {self.data.shape}"
+                    f"backward: grad has shape {g.shape} but the tensor has shape {self._data.shape}"
                 )
 
         # Iterative post-order DFS: topological order without recursion.
@@ -282,10 +335,10 @@ class Tensor:
                 continue
             fn = node._backward
             if fn is None:  # leaf
-                if node.grad is None:
-                    node.grad = gn if id(node) in owned and gn.flags.writeable else np.array(gn)
+                if node._grad is None:
+                    node._grad = gn if id(node) in owned and gn.flags.writeable else np.array(gn)
                 else:
-                    node.grad += gn
+                    node._grad += gn
                 continue
             pgrads = fn(gn)
             parents = node._parents
@@ -295,10 +348,10 @@ class Tensor:
             for p, pg in zip(parents, pgrads):
                 if pg is None or not p.requires_grad:
                     continue
-                if pg.shape != p.data.shape:
-                    pg = _unbroadcast(pg, p.data.shape)
-                if pg.dtype != p.data.dtype:
-                    pg = pg.astype(p.data.dtype)
+                if pg.shape != p._data.shape:
+                    pg = _unbroadcast(pg, p._data.shape)
+                if pg.dtype != p._data.dtype:
+                    pg = pg.astype(p._data.dtype)
                 key = id(p)
                 prev = grads.get(key)
                 if prev is None:
@@ -314,8 +367,8 @@ class Tensor:
     def detach(self) -> Tensor:
         """A tensor sharing this one's data, cut from the graph."""
         out = Tensor.__new__(Tensor)
-        out.data = self.data
-        out.grad = None
+        out._data = self._data
+        out._grad = None
         out.requires_grad = False
         out._parents = ()
         out._backward = None
@@ -323,7 +376,7 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place (leaves only) and return self."""
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and self._data.dtype.kind != "f":
             raise TypeError(
                 f"requires_grad_: only floating-point tensors can require grad, got {self.dtype}"
             )
@@ -332,22 +385,22 @@ class Tensor:
 
     def zero_grad(self) -> None:
         """Drop the accumulated gradient."""
-        self.grad = None
+        self._grad = None
 
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied)."""
-        return self.data
+        return self._data
 
     def item(self) -> float:
         """The value of a single-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
-                f"item: only single-element tensors convert, got shape {self.data.shape}"
+                f"item: only single-element tensors convert, got shape {self._data.shape}"
             )
-        return self.data.item()  # type: ignore[no-any-return]
+        return self._data.item()  # type: ignore[no-any-return]
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._data.tolist()
 
     def astype(self, dtype: Any) -> Tensor:
         """Differentiable dtype conversion."""
@@ -363,34 +416,34 @@ class Tensor:
 
     def copy(self) -> Tensor:
         """A new leaf tensor holding a copy of the data."""
-        return Tensor(self.data.copy(), dtype=self.data.dtype, requires_grad=self.requires_grad)
+        return Tensor(self._data.copy(), dtype=self._data.dtype, requires_grad=self.requires_grad)
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def size(self) -> int:
-        return self.data.size
+        return self._data.size
 
     def numel(self) -> int:
-        return self.data.size
+        return self._data.size
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self._data)
 
     def __iter__(self) -> Iterator[Tensor]:
         for i in range(len(self)):
@@ -398,11 +451,11 @@ class Tensor:
 
     def __repr__(self) -> str:
         body = np.array2string(
-            self.data, separator=", ", precision=4, threshold=20, prefix="tensor("
+            self._data, separator=", ", precision=4, threshold=20, prefix="tensor("
         )
         extra = ""
-        if self.data.dtype != DEFAULT_DTYPE:
-            extra += f", dtype={self.data.dtype}"
+        if self._data.dtype != DEFAULT_DTYPE:
+            extra += f", dtype={self._data.dtype}"
         if self._backward is not None:
             extra += ", grad_fn"
         elif self.requires_grad:
@@ -410,11 +463,11 @@ class Tensor:
         return f"tensor({body}{extra})"
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous"
+                f"the truth value of a tensor with {self._data.size} elements is ambiguous"
             )
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self) -> builtins.float:
         return float(self.item())
@@ -424,8 +477,8 @@ class Tensor:
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if dtype is None:
-            return self.data
-        return self.data.astype(dtype)
+            return self._data
+        return self._data.astype(dtype)
 
     __hash__ = object.__hash__
 
@@ -481,20 +534,20 @@ class Tensor:
 
     # comparisons give boolean tensors without gradient (== stays identity-based)
     def __lt__(self, other: Any) -> Tensor:
-        return Tensor(self.data < _ops._data(other), dtype=bool)
+        return Tensor(self._data < _ops._data(other), dtype=bool)
 
     def __le__(self, other: Any) -> Tensor:
-        return Tensor(self.data <= _ops._data(other), dtype=bool)
+        return Tensor(self._data <= _ops._data(other), dtype=bool)
 
     def __gt__(self, other: Any) -> Tensor:
-        return Tensor(self.data > _ops._data(other), dtype=bool)
+        return Tensor(self._data > _ops._data(other), dtype=bool)
 
     def __ge__(self, other: Any) -> Tensor:
-        return Tensor(self.data >= _ops._data(other), dtype=bool)
+        return Tensor(self._data >= _ops._data(other), dtype=bool)
 
     def eq(self, other: Any) -> Tensor:
         """Elementwise equality as a boolean tensor."""
-        return Tensor(self.data == _ops._data(other), dtype=bool)
+        return Tensor(self._data == _ops._data(other), dtype=bool)
 
     def matmul(self, other: Any) -> Tensor:
         return _ops.matmul(self, other)
@@ -592,7 +645,7 @@ class Tensor:
         return _ops.log_softmax(self, axis)
 
     def argmax(self, axis: Any = None) -> np.ndarray:
-        return np.argmax(self.data, axis=axis)  # type: ignore[no-any-return]
+        return np.argmax(self._data, axis=axis)  # type: ignore[no-any-return]
 
 
 # ------------------------------------------------------------------ constructors
@@ -602,7 +655,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     Integers and bools become float32 unless ``dtype`` is given; float64 stays float64.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     arr = _to_array(data, dtype)
     if arr is data or (isinstance(data, np.ndarray) and np.shares_memory(arr, data)):
         arr = arr.copy()
@@ -661,12 +714,12 @@ def full(shape: Any, fill_value: float, dtype: Any = None, requires_grad: bool =
 
 
 def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    arr = np.zeros_like(t.data, dtype=dtype)
+    arr = np.zeros_like(t._data, dtype=dtype)
     return Tensor(arr, dtype=arr.dtype, requires_grad=requires_grad)
 
 
 def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    arr = np.ones_like(t.data, dtype=dtype)
+    arr = np.ones_like(t._data, dtype=dtype)
     return Tensor(arr, dtype=arr.dtype, requires_grad=requires_grad)
 
 

@@ -397,9 +397,9 @@ def _evaluate(
         for batch in _batches(data, batch_size):
             xb, yb = _split_batch(batch, "evaluate")
             out = model(Tensor(xb) if not isinstance(xb, Tensor) else xb)
-            od = out.data
+            od = out._data
             yb = _prep_target(od, np.asarray(yb))
-            ls = float(loss_fn(out, yb).data) if loss_fn is not None else 0.0
+            ls = float(loss_fn(out, yb)._data) if loss_fn is not None else 0.0
             sums.add(ls, od, yb)
     res = sums.result()
     if loss_fn is None:
@@ -421,14 +421,14 @@ def predict(model: Any, x: Any, *, batch_size: int = 1024) -> np.ndarray:
     """
     outs: list[np.ndarray] = []
     if isinstance(x, Tensor):
-        x = x.data
+        x = x._data
     with _EvalMode(model):
         if isinstance(x, np.ndarray):
             it: Iterable[Any] = (x[s : s + batch_size] for s in range(0, len(x), batch_size))
         else:
             it = (b[0] if isinstance(b, (tuple, list)) else b for b in _batches(x, batch_size))
         for xb in it:
-            outs.append(np.asarray(model(Tensor(xb)).data))
+            outs.append(np.asarray(model(Tensor(xb))._data))
     if not outs:
         raise ValueError("predict: no input examples")
     return np.concatenate(outs, axis=0)
@@ -745,7 +745,7 @@ class Trainer:
         grads = getattr(flat, "grads", None)
         if isinstance(grads, dict) and grads:
             return list(grads.values())
-        return [p.grad for p in self._params if p.grad is not None]
+        return [p._grad for p in self._params if p._grad is not None]
 
     def _grads_finite(self) -> bool:
         # vdot (BLAS dot, no floating-point warnings): NaN/Inf anywhere makes it non-finite;
@@ -757,9 +757,9 @@ class Trainer:
 
     def _bad_parameter(self, what: str) -> str:
         for p in self._params:
-            arr = p.grad if what == "grad" else p.data
+            arr = p._grad if what == "grad" else p._data
             if arr is not None and not np.isfinite(arr).all():
-                return self._names.get(id(p), f"<parameter of shape {p.data.shape}>")
+                return self._names.get(id(p), f"<parameter of shape {p._data.shape}>")
         return ""
 
     def _nonfinite(self, kind: str, value: float) -> None:
@@ -775,10 +775,10 @@ class Trainer:
             if bad_param:
                 msg += f"; parameter {bad_param!r} holds non-finite values"
             else:
-                mags = [(float(np.abs(p.data).max(initial=0.0)), p) for p in self._params]
+                mags = [(float(np.abs(p._data).max(initial=0.0)), p) for p in self._params]
                 mag, big = max(mags, key=lambda m: m[0]) if mags else (0.0, None)
                 if big is not None and mag > 1e15:  # finite weights that blew up (exploding lr)
-                    bad_param = self._names.get(id(big), f"<parameter of shape {big.data.shape}>")
+                    bad_param = self._names.get(id(big), f"<parameter of shape {big._data.shape}>")
                     msg += (f"; parameter {bad_param!r} diverged (largest |value| {mag:.3g}): "
                             "lower the learning rate or clip gradients")
                 else:
@@ -817,17 +817,17 @@ class Trainer:
             dp.begin_step(sums)
         for xb, yb in group:
             out = model(Tensor(xb))
-            od = out.data
+            od = out._data
             yb = _prep_target(od, yb)
             loss = loss_fn(out, yb)
-            lv = float(loss.data)
+            lv = float(loss._data)
             if not math.isfinite(lv):
                 ok = False
                 if dp is None:
                     self._nonfinite("loss", lv)
                 break
-            if seed is None or seed.dtype != loss.data.dtype:
-                seed = np.asarray(1.0 if dp is not None else 1.0 / total, dtype=loss.data.dtype)
+            if seed is None or seed.dtype != loss._data.dtype:
+                seed = np.asarray(1.0 if dp is not None else 1.0 / total, dtype=loss._data.dtype)
             loss.backward(seed)
             loss_total += lv
             sums.add(lv, od, yb)

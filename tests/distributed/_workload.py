@@ -59,7 +59,7 @@ def train_reference(n: int, batch_size: int, epochs: int, flat: bool = False) ->
             opt.zero_grad()
             (loss_sum(params, x, y) / len(x)).backward()
             opt.step()
-    return [p.data.copy() for p in params]
+    return [p._data.copy() for p in params]
 
 
 def fit_model(seed: int):

@@ -55,7 +55,7 @@ def equivalence(k: int, n: int, b: int, epochs: int, flat: bool, outdir: str) ->
     dist.assert_synchronized(params)
     np.savez(
         os.path.join(outdir, f"rank{r}.npz"),
-        *[p.data for p in params],
+        *[p._data for p in params],
         world=np.array(dist.world_size()),
         steps=np.array(steps),
     )
@@ -81,8 +81,8 @@ def collectives() -> None:
 
     m, ref = Model(r), Model(0)
     dist.broadcast_parameters(m)
-    assert np.array_equal(m.w.data, ref.w.data) and np.array_equal(m.h.data, ref.h.data)
-    assert np.array_equal(m.running, ref.running) and m.h.data.dtype == np.float32
+    assert np.array_equal(m.w._data, ref.w._data) and np.array_equal(m.h._data, ref.h._data)
+    assert np.array_equal(m.running, ref.running) and m.h._data.dtype == np.float32
     dist.assert_synchronized(m)
     total = dist.allreduce_sum([r, 1.0])
     assert total.tolist() == [k * (k - 1) / 2, k], total
@@ -93,7 +93,7 @@ def collectives() -> None:
     got_json = dist.broadcast_json({"run": f"runs/from-rank-{r}", "n": [r, 2.5]}, root=k - 1)
     assert got_json == {"run": f"runs/from-rank-{k - 1}", "n": [k - 1, 2.5]}, got_json
     if r == k - 1:
-        m.w.data[0, 0] += 1.0
+        m.w._data[0, 0] += 1.0
     try:
         dist.assert_synchronized(m)
     except RuntimeError as exc:
@@ -113,7 +113,7 @@ def fit_mode(n: int, b: int, epochs: int, outdir: str, resume: str | None,
     dist.assert_synchronized(model)
     np.savez(
         os.path.join(outdir, f"fit{r}.npz"),
-        *[p.data for p in model.parameters()],
+        *[p._data for p in model.parameters()],
         loss=np.array(hist["loss"]),
         mae=np.array(hist["mae"]),
         skipped=np.array(hist["skipped"] if "skipped" in hist else []),

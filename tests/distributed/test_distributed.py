@@ -99,45 +99,45 @@ def test_averager_in_a_world_of_one_divides_by_the_count(rng, kind):
     else:
         target = SGD(params, lr=0.1, flat=kind == "flat-optimizer")
     for p in params:
-        p.grad = None
+        p._grad = None
     grads = [rng.standard_normal(p.shape) for p in params]
     for p, g in zip(params, grads):
-        if p.grad is None:
-            p.grad = g.copy()
+        if p._grad is None:
+            p._grad = g.copy()
         else:
-            p.grad[...] = g
+            p._grad[...] = g
     av = dist.GradientAverager(target)
     assert av.numel == 12 + 4 + 4
     assert av.reduce(4) == 4
     for p, g in zip(params, grads):
-        np.testing.assert_allclose(p.grad, g / 4, rtol=1e-15)
+        np.testing.assert_allclose(p._grad, g / 4, rtol=1e-15)
     assert av.reduce(4, reduction="mean") == 4
     for p, g in zip(params, grads):
-        np.testing.assert_allclose(p.grad, g / 4, rtol=1e-15)
+        np.testing.assert_allclose(p._grad, g / 4, rtol=1e-15)
 
 
 def test_averager_empty_shard_contributes_zeros_and_none_grads(rng):
     params = _params(rng)
-    params[0].grad = np.full(params[0].shape, np.nan)
+    params[0]._grad = np.full(params[0].shape, np.nan)
     av = dist.GradientAverager(params)
     bufs = av.pack(0)
     assert all(not b.any() for b in bufs)
     av.finish(5)
     for p in params:
-        assert p.grad is not None and not p.grad.any()
+        assert p._grad is not None and not p._grad.any()
 
 
 def test_averager_mixed_dtypes_use_one_buffer_per_dtype(rng):
     params = _params(rng) + _params(rng, np.float32)
     for p in params:
-        p.grad = np.ones(p.shape, p.dtype)
+        p._grad = np.ones(p.shape, p.dtype)
     av = dist.GradientAverager(params)
     bufs = av.pack(2, "mean")
     assert sorted(str(b.dtype) for b in bufs) == ["float32", "float64"]
     av.finish(4)
     for p in params:
-        assert p.grad.dtype == p.dtype
-        np.testing.assert_allclose(p.grad, 0.5)
+        assert p._grad.dtype == p.dtype
+        np.testing.assert_allclose(p._grad, 0.5)
 
 
 def test_averager_validates(rng):
@@ -157,11 +157,11 @@ def test_reductions_and_broadcast_are_identity_for_one_rank(rng):
     assert dist.broadcast_json({"a": [1, "x"]}) == {"a": [1, "x"]}
     assert dist.reduce_mean({"loss": 2.0, "acc": 0.5}, 4) == {"loss": 2.0, "acc": 0.5}
     params = _params(rng)
-    before = [p.data.copy() for p in params]
+    before = [p._data.copy() for p in params]
     dist.broadcast_parameters(params)
     dist.assert_synchronized(params)
     for p, b in zip(params, before):
-        np.testing.assert_array_equal(p.data, b)
+        np.testing.assert_array_equal(p._data, b)
 
 
 def test_averager_takes_a_module_even_with_a_flat_attribute(rng):
@@ -175,7 +175,7 @@ def test_averager_takes_a_module_even_with_a_flat_attribute(rng):
 
     net = Net()
     for p in net.ps:
-        p.grad = np.full(p.shape, 3.0)
+        p._grad = np.full(p.shape, 3.0)
     dist.GradientAverager(net).reduce(3)
     for p in net.ps:
-        np.testing.assert_allclose(p.grad, 1.0)
+        np.testing.assert_allclose(p._grad, 1.0)

@@ -132,7 +132,7 @@ def test_fit_unchanged_under_mpiexec_with_resume(tmp_path, k, n, b):
 
     model = fit_model(INIT_SEED)
     hist = run_fit(model, n, k * b, 4)
-    ref = [p.data for p in model.parameters()]
+    ref = [p._data for p in model.parameters()]
     outs = _fit_outputs(tmp_path, k)
     for out in outs:
         for i, want in enumerate(ref):
@@ -156,7 +156,7 @@ def test_fit_a_nonfinite_loss_on_one_rank_skips_the_step_on_all(tmp_path):
     for out in outs:
         np.testing.assert_array_equal(out["skipped"], hist["skipped"])
         for i, p in enumerate(model.parameters()):
-            np.testing.assert_allclose(out[f"arr_{i}"], p.data, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(out[f"arr_{i}"], p._data, rtol=1e-10, atol=1e-12)
 
 
 def _run_cli(k: int, *args: str, timeout: float = 90) -> subprocess.CompletedProcess:

@@ -39,7 +39,7 @@ def simulate(k: int, n: int, b: int, epochs: int, flat: bool, reduction: str):
     # the broadcast from rank 0
     for w in workers[1:]:
         for p, p0 in zip(w["params"], workers[0]["params"]):
-            p.data[...] = p0.data
+            p._data[...] = p0._data
     for _ in range(epochs):
         iters = [iter(w["loader"]) for w in workers]
         for batches in zip(*iters, strict=True):
@@ -58,7 +58,7 @@ def simulate(k: int, n: int, b: int, epochs: int, flat: bool, reduction: str):
                     buf[...] = s
                 w["avg"].finish(total)
                 w["opt"].step()
-    return [[p.data.copy() for p in w["params"]] for w in workers]
+    return [[p._data.copy() for p in w["params"]] for w in workers]
 
 
 @pytest.mark.parametrize("flat", [True, False], ids=["flat", "per-param"])

@@ -21,7 +21,7 @@ st_torch = pytest.importorskip("safetensors.torch")
 def _gs_out(model: nn.Module, x: np.ndarray) -> np.ndarray:
     model.eval()
     with gs.no_grad():
-        return np.asarray(model(x).data)
+        return np.asarray(model(x)._data)
 
 
 def _torch_out(model, x: np.ndarray) -> np.ndarray:
@@ -149,7 +149,7 @@ def test_float64_file_is_cast_to_model_dtype(tmp_path):
     lin = nn.Linear(3, 2)
     load_weights(path, lin)
     assert lin.weight.dtype == np.float32
-    np.testing.assert_allclose(lin.weight.data, tlin.weight.detach().numpy(), rtol=1e-7)
+    np.testing.assert_allclose(lin.weight._data, tlin.weight.detach().numpy(), rtol=1e-7)
 
 
 def test_embedding_and_layernorm_names(tmp_path, rng):
@@ -162,7 +162,7 @@ def test_embedding_and_layernorm_names(tmp_path, rng):
     with torch.no_grad():
         expected = tmodel(torch.from_numpy(idx)).numpy()
     with gs.no_grad():
-        assert_close(model(idx).data, expected)
+        assert_close(model(idx)._data, expected)
 
 
 def test_gradstep_checkpoint_is_accepted(trained_mlp, tmp_path):
@@ -184,7 +184,7 @@ def test_write_is_atomic(trained_mlp, tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", boom)
-    model[1].weight.data[...] = 0
+    model[1].weight._data[...] = 0
     with pytest.raises(CheckpointError, match="disk full"):
         save_weights(path, model)
     assert path.read_bytes() == good

@@ -12,9 +12,9 @@ from gradstep.nn import functional as F
 def _run(logits: np.ndarray, target: object, reduction: str) -> tuple[np.ndarray, np.ndarray]:
     x = gs.tensor(logits, requires_grad=True)
     loss = F.cross_entropy(x, target, reduction=reduction)
-    loss.backward(np.ones_like(loss.data))
-    assert x.grad is not None
-    return loss.data, x.grad
+    loss.backward(np.ones_like(loss._data))
+    assert x._grad is not None
+    return loss._data, x._grad
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])

@@ -79,18 +79,18 @@ def test_train_eval_recursive_and_dropout() -> None:
     assert not model.training and not model[1][0].training
     x = gs.Tensor(np.ones((200, 4), dtype=np.float32))
     d = model[1][0]
-    assert np.array_equal(d(x).data, x.data)
+    assert np.array_equal(d(x)._data, x._data)
     model.train()
-    y = d(gs.Tensor(np.ones((400, 500), dtype=np.float32))).data
+    y = d(gs.Tensor(np.ones((400, 500), dtype=np.float32)))._data
     assert set(np.unique(y)) <= {0.0, 2.0}
     assert abs(y.mean() - 1.0) < 0.02  # expectation kept
     # reproducible with the same seed, explicit generator honoured
-    a = nn.Dropout(0.3, seed=5)(x).data
-    b = nn.Dropout(0.3, seed=5)(x).data
+    a = nn.Dropout(0.3, seed=5)(x)._data
+    b = nn.Dropout(0.3, seed=5)(x)._data
     assert np.array_equal(a, b)
-    c = nn.Dropout(0.3, generator=np.random.default_rng(5))(x).data
+    c = nn.Dropout(0.3, generator=np.random.default_rng(5))(x)._data
     assert np.array_equal(a, c)
-    assert np.all(nn.Dropout(1.0)(x).data == 0)
+    assert np.all(nn.Dropout(1.0)(x)._data == 0)
     with pytest.raises(TypeError, match="generator"):
         F.dropout(x, 0.5, True)
 
@@ -99,31 +99,31 @@ def test_dropout_gradient_uses_the_mask() -> None:
     x = gs.Tensor(np.ones((10, 10)), requires_grad=True)
     y = nn.Dropout(0.5)(x)
     y.sum().backward()
-    assert np.array_equal(x.grad, y.data)
+    assert np.array_equal(x._grad, y._data)
 
 
 def test_zero_grad_modes() -> None:
     m = nn.Linear(3, 2)
     m(np.ones((1, 3), dtype=np.float32)).sum().backward()
-    g = m.weight.grad
+    g = m.weight._grad
     assert g is not None
     m.zero_grad(set_to_none=False)
-    assert m.weight.grad is g and np.all(g == 0)
+    assert m.weight._grad is g and np.all(g == 0)
     m.zero_grad()
-    assert m.weight.grad is None
+    assert m.weight._grad is None
 
 
 def test_layers_read_parameters_at_forward_time() -> None:
     m = nn.Linear(3, 2, bias=False)
     flat = np.zeros(6, dtype=np.float32)
-    flat[:] = m.weight.data.ravel()
-    m.weight.data = flat.reshape(2, 3)  # an optimizer rebinding to a flat-buffer view
+    flat[:] = m.weight._data.ravel()
+    m.weight._data = flat.reshape(2, 3)  # an optimizer rebinding to a flat-buffer view
     flat *= 2
     x = np.ones((1, 3), dtype=np.float32)
-    np.testing.assert_allclose(m(x).data, x @ flat.reshape(2, 3).T)
+    np.testing.assert_allclose(m(x)._data, x @ flat.reshape(2, 3).T)
     # load_state_dict writes into the view in place
     m.load_state_dict({"weight": np.full((2, 3), 7.0)})
-    assert np.all(flat == 7) and m.weight.data.base is flat
+    assert np.all(flat == 7) and m.weight._data.base is flat
 
 
 def test_load_state_dict_errors_and_non_strict() -> None:
@@ -157,7 +157,7 @@ def test_state_dict_is_a_copy() -> None:
     m = nn.Linear(2, 2)
     sd = m.state_dict()
     sd["weight"][...] = 99
-    assert not np.any(m.weight.data == 99)
+    assert not np.any(m.weight._data == 99)
 
 
 def test_repr_shows_structure_and_counts() -> None:
@@ -215,7 +215,7 @@ def test_config_round_trip_rebuilds_the_architecture() -> None:
     clone.load_state_dict(model.state_dict())
     model.eval(), clone.eval()
     x = np.random.default_rng(0).standard_normal((2, 1, 16, 16)).astype(np.float32)
-    np.testing.assert_array_equal(model(x).data, clone(x).data)
+    np.testing.assert_array_equal(model(x)._data, clone(x)._data)
     loss_cfg = nn.CrossEntropyLoss(weight=[1.0, 2.0], label_smoothing=0.1).to_config()
     assert nn.module_from_config(json.loads(json.dumps(loss_cfg))).label_smoothing == 0.1
     with pytest.raises(gs.CheckpointError, match="unknown module type"):
@@ -239,7 +239,7 @@ def test_same_construction_same_model_bit_for_bit() -> None:
     assert all(
         np.array_equal(x, y) for x, y in zip(c.state_dict().values(), d.state_dict().values())
     )
-    assert not np.array_equal(c[0].weight.data, e[0].weight.data)
+    assert not np.array_equal(c[0].weight._data, e[0].weight._data)
 
 
 def test_dtypes() -> None:
@@ -264,7 +264,7 @@ def test_dtypes() -> None:
     loss = nn.CrossEntropyLoss()(y, np.array([0, 1]))
     loss.backward()
     assert y.dtype == np.float32 and loss.dtype == np.float32
-    assert all(p.grad.dtype == np.float32 for p in cnn.parameters())
+    assert all(p._grad.dtype == np.float32 for p in cnn.parameters())
 
 
 def test_shape_errors_name_both_shapes() -> None:
@@ -314,8 +314,8 @@ def test_bce_rejects_non_probabilities() -> None:
 def test_deepcopy_gives_an_independent_model() -> None:
     m = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
     c = copy.deepcopy(m)
-    c[0].weight.data[...] = 0
-    assert not np.all(m[0].weight.data == 0)
+    c[0].weight._data[...] = 0
+    assert not np.all(m[0].weight._data == 0)
     assert isinstance(c[0].weight, nn.Parameter)
 
 

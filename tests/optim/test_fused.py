@@ -159,14 +159,14 @@ def _train(opt_factory, fused, flat, dtype, steps=6):
         for _ in range(steps):
             for p in ps:
                 g = rng.standard_normal(p.shape).astype(dtype)
-                if p.grad is None:
-                    p.grad = g
+                if p._grad is None:
+                    p._grad = g
                 else:
-                    p.grad[...] = g
+                    p._grad[...] = g
             opt.step()
     finally:
         _kernels.set_fused_enabled(prev)
-    return [p.data.copy() for p in ps], opt.state_dict()
+    return [p._data.copy() for p in ps], opt.state_dict()
 
 
 OPTIMIZERS = {

@@ -63,7 +63,7 @@ def test_reaches_minimum(name, problem, kwargs, steps):
         opt.zero_grad()
         f(x).backward()
         opt.step()
-        if np.max(np.abs(x.data - minimum)) < 1e-3:
+        if np.max(np.abs(x._data - minimum)) < 1e-3:
             break
     else:
-        pytest.fail(f"{name}{kwargs} on {problem}: at {x.data} after {steps} steps, min {minimum}")
+        pytest.fail(f"{name}{kwargs} on {problem}: at {x._data} after {steps} steps, min {minimum}")

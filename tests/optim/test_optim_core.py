@@ -28,11 +28,11 @@ def fake_grad(p: np.ndarray, t: int) -> np.ndarray:
 
 def set_grads(params, t):
     for p in params:
-        g = fake_grad(p.data, t)
-        if p.grad is None:
-            p.grad = g
+        g = fake_grad(p._data, t)
+        if p._grad is None:
+            p._grad = g
         else:
-            p.grad += g  # accumulate, as the backward engine does
+            p._grad += g  # accumulate, as the backward engine does
 
 
 CONFIGS = [
@@ -79,9 +79,9 @@ def test_worked_example_two_momentum_conventions():
         opt = optim.SGD([p], lr=0.1, momentum=0.9, momentum_form=form)
         for lr in (0.1, 0.01):
             opt.param_groups[0]["lr"] = lr
-            p.grad = np.ones(1)
+            p._grad = np.ones(1)
             opt.step()
-        out[form] = p.data[0]
+        out[form] = p._data[0]
     assert out["pytorch"] == pytest.approx(-0.119, abs=1e-12)
     assert out["sutskever"] == pytest.approx(-0.200, abs=1e-12)
 
@@ -90,7 +90,7 @@ def test_conventions_agree_while_lr_constant():
     a, _ = run("SGD", dict(lr=0.05, momentum=0.9))
     b, _ = run("SGD", dict(lr=0.05, momentum=0.9, momentum_form="sutskever"))
     for pa, pb in zip(a._params(), b._params()):
-        np.testing.assert_allclose(pa.data, pb.data, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(pa._data, pb._data, rtol=1e-12, atol=1e-14)
 
 
 def test_pure_function_matches_class():
@@ -110,7 +110,7 @@ def test_flat_bit_identical_to_per_parameter(case, grouped):
     opt_per, per = run(name, kw, grouped=grouped)
     opt, flat = run(name, kw, flat=True, grouped=grouped)
     for a, b in zip(per, flat):
-        assert a.data.tobytes() == b.data.tobytes()
+        assert a._data.tobytes() == b._data.tobytes()
     # the state too (in flat mode: views into the flat state arrays)
     for pa, pb in zip(per, flat):
         sa, sb = opt_per.state[pa], opt.state[pb]
@@ -137,8 +137,8 @@ def test_flat_bit_identical_float32_with_blas(case):
     finally:
         _kernels.set_blas_enabled(prev)
     for a, b in zip(per, flat):
-        assert a.data.dtype == np.float32
-        assert a.data.tobytes() == b.data.tobytes()
+        assert a._data.dtype == np.float32
+        assert a._data.tobytes() == b._data.tobytes()
 
 
 @pytest.mark.parametrize("case", [CONFIGS[2], CONFIGS[7], CONFIGS[10]],
@@ -156,7 +156,7 @@ def test_chunked_threaded_bit_identical(case):
                         params=make_params(dtype=np.float32, shapes=shapes))
         finally:
             _kernels.set_num_threads(prev)
-        results.append([p.data.tobytes() for p in ps])
+        results.append([p._data.tobytes() for p in ps])
     assert all(r == results[0] for r in results[1:])
 
 
@@ -166,31 +166,31 @@ def test_flat_buffers_are_views_and_backward_lands_in_them():
     fb = opt.flat
     assert fb is not None and fb.param_data.size == 15
     for p in ps:
-        assert np.shares_memory(p.data, fb.param_data)
-        assert np.shares_memory(p.grad, opt.flat_grad)
+        assert np.shares_memory(p._data, fb.param_data)
+        assert np.shares_memory(p._grad, opt.flat_grad)
     assert not opt.flat_grad.any()
     w, b = ps
     x = gs.tensor(np.ones((2, 4), dtype=np.float32))
     (x @ w.T + b).sum().backward()
-    assert np.shares_memory(w.grad, opt.flat_grad)
+    assert np.shares_memory(w._grad, opt.flat_grad)
     np.testing.assert_array_equal(opt.flat_grad[:12], np.full(12, 2.0, np.float32))
     np.testing.assert_array_equal(opt.flat_grad[12:], [2.0, 2.0, 2.0])
     opt.step()
     opt.zero_grad()
-    assert w.grad is not None and not opt.flat_grad.any()  # zeros, not None
-    assert np.shares_memory(w.grad, opt.flat_grad)
+    assert w._grad is not None and not opt.flat_grad.any()  # zeros, not None
+    assert np.shares_memory(w._grad, opt.flat_grad)
 
 
 def test_flat_rebinds_replaced_data_and_grad():
     ps = make_params(shapes=[(3,), (2,)])
     opt = optim.SGD(ps, lr=1.0, flat=True)
-    ps[0].data = np.array([1.0, 2.0, 3.0])  # e.g. weights loaded by assignment
-    ps[0].grad = np.array([1.0, 1.0, 1.0])
-    ps[1].grad = None
+    ps[0]._data = np.array([1.0, 2.0, 3.0])  # e.g. weights loaded by assignment
+    ps[0]._grad = np.array([1.0, 1.0, 1.0])
+    ps[1]._grad = None
     opt.step()
-    np.testing.assert_array_equal(ps[0].data, [0.0, 1.0, 2.0])
-    assert np.shares_memory(ps[0].data, opt.flat.param_data)
-    assert np.shares_memory(ps[1].grad, opt.flat_grad)
+    np.testing.assert_array_equal(ps[0]._data, [0.0, 1.0, 2.0])
+    assert np.shares_memory(ps[0]._data, opt.flat.param_data)
+    assert np.shares_memory(ps[1]._grad, opt.flat_grad)
 
 
 def test_flat_mixed_dtypes_and_add_param_group():
@@ -200,18 +200,18 @@ def test_flat_mixed_dtypes_and_add_param_group():
     assert set(opt.flat.grads) == {np.dtype(np.float32), np.dtype(np.float64)}
     with pytest.raises(ValueError, match="dtypes"):
         _ = opt.flat_grad
-    p32.grad[...] = 1.0
-    p64.grad[...] = 1.0
+    p32._grad[...] = 1.0
+    p64._grad[...] = 1.0
     opt.step()
     extra = gs.tensor(np.zeros(4), requires_grad=True)
     opt.add_param_group(dict(params=[extra], lr=0.5))
     assert len(opt.flat.segments) == 3
     assert opt.state[p64]["exp_avg"].base is not None  # still a view after re-flattening
     opt.zero_grad()
-    extra.grad[...] = 1.0
+    extra._grad[...] = 1.0
     opt.step()
-    np.testing.assert_allclose(extra.data, -0.5, rtol=1e-6)
-    assert (p64.data < 0.9 - 0.01).all()  # a second Adam step moved it on (momentum)
+    np.testing.assert_allclose(extra._data, -0.5, rtol=1e-6)
+    assert (p64._data < 0.9 - 0.01).all()  # a second Adam step moved it on (momentum)
 
 
 def test_flatten_after_steps_and_unflatten_keep_state():
@@ -229,17 +229,17 @@ def test_flatten_after_steps_and_unflatten_keep_state():
         set_grads(params, t)
         opt.step()
     for a, b in zip(ref, params):
-        assert a.data.tobytes() == b.data.tobytes()
+        assert a._data.tobytes() == b._data.tobytes()
 
 
 def test_flatten_parameters_function():
     ps = make_params(shapes=[(2, 2), (3,)])
-    vals = [p.data.copy() for p in ps]
+    vals = [p._data.copy() for p in ps]
     fb = optim.flatten_parameters(ps)
     assert fb.numel == 7
     np.testing.assert_array_equal(fb.param_data, np.concatenate([v.ravel() for v in vals]))
     fb.grad[:] = 1.0
-    assert (ps[0].grad == 1.0).all()
+    assert (ps[0]._grad == 1.0).all()
     with pytest.raises(TypeError, match="list"):
         optim.flatten_parameters([ps[0], [1.0]])
     with pytest.raises(ValueError, match="twice"):
@@ -296,7 +296,7 @@ def test_state_dict_resume_bit_identical(case, flat_before, flat_after):
     sd = to_json_and_arrays(opt.state_dict())
     ssd = json.loads(json.dumps(s.state_dict(), allow_nan=False))
     # a fresh optimizer on fresh parameters holding the same values
-    params2 = [gs.tensor(p.data.copy(), requires_grad=True) for p in params]
+    params2 = [gs.tensor(p._data.copy(), requires_grad=True) for p in params]
     opt2 = getattr(optim, name)(groups_of(params2, True), **kw)
     if flat_after:
         opt2.flatten()
@@ -311,7 +311,7 @@ def test_state_dict_resume_bit_identical(case, flat_before, flat_after):
             o.step()
             sc.step()
     for a, b in zip(params, params2):
-        assert a.data.tobytes() == b.data.tobytes()
+        assert a._data.tobytes() == b._data.tobytes()
     assert opt.param_groups[1]["lr"] == opt2.param_groups[1]["lr"]
 
 
@@ -319,7 +319,7 @@ def test_state_dict_structure():
     params = make_params(shapes=[(2,), (3,)])
     opt = optim.Adam([dict(params=[params[0]]), dict(params=[params[1]], lr=0.5)],
                      betas=(0.8, 0.9), amsgrad=True)
-    params[1].grad = np.ones(3)
+    params[1]._grad = np.ones(3)
     opt.step()
     sd = opt.state_dict()
     assert list(sd["state"]) == [1]
@@ -339,7 +339,7 @@ def test_load_state_dict_errors():
     params = make_params(shapes=[(2,), (3,)])
     opt = optim.SGD(params, lr=0.1, momentum=0.9)
     for p in params:
-        p.grad = np.ones_like(p.data)
+        p._grad = np.ones_like(p._data)
     opt.step()
     sd = opt.state_dict()
     with pytest.raises(ValueError, match="2 parameters in the state, 1 in this"):
@@ -359,15 +359,15 @@ def test_load_state_dict_errors():
 def test_zero_grad_and_skipping_parameters_without_grad():
     a, b = make_params(shapes=[(2,), (2,)])
     opt = optim.SGD([a, b], lr=0.1, momentum=0.9)
-    a.grad = np.ones(2)
-    before = b.data.copy()
+    a._grad = np.ones(2)
+    before = b._data.copy()
     opt.step()
-    np.testing.assert_array_equal(b.data, before)
+    np.testing.assert_array_equal(b._data, before)
     assert b not in opt.state and "momentum_buffer" in opt.state[a]
     opt.zero_grad(set_to_none=False)
-    np.testing.assert_array_equal(a.grad, [0.0, 0.0])
+    np.testing.assert_array_equal(a._grad, [0.0, 0.0])
     opt.zero_grad()
-    assert a.grad is None
+    assert a._grad is None
 
 
 def test_closure_runs_with_grad_enabled_and_returns_loss():
@@ -383,7 +383,7 @@ def test_closure_runs_with_grad_enabled_and_returns_loss():
     with gs.no_grad():
         loss = opt.step(closure)
     assert loss.item() == 4.0
-    np.testing.assert_allclose(x.data, [1.0])
+    np.testing.assert_allclose(x._data, [1.0])
 
 
 def test_repr_and_adamw_is_decoupled():
@@ -391,9 +391,9 @@ def test_repr_and_adamw_is_decoupled():
     opt = optim.AdamW([p], lr=0.1, weight_decay=0.5)
     assert "weight_decay: 0.5" in repr(opt)
     assert opt.param_groups[0]["decoupled_weight_decay"] is True
-    p.grad = np.zeros(2)
+    p._grad = np.zeros(2)
     opt.step()  # zero gradient: only the decay acts
-    np.testing.assert_allclose(p.data, [0.95, 0.95])
+    np.testing.assert_allclose(p._data, [0.95, 0.95])
 
 
 # ----------------------------------------------------------------- bad input

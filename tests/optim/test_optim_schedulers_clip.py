@@ -22,7 +22,7 @@ from gradstep.optim import lr_scheduler as S
 
 def make_opt(cls=optim.SGD, **kw):
     p = gs.tensor(np.zeros(2), requires_grad=True)
-    p.grad = np.zeros(2)
+    p._grad = np.zeros(2)
     return cls([dict(params=[p]), dict(params=[gs.tensor(np.zeros(1), requires_grad=True)],
                                      lr=0.5)], lr=0.1, **kw)
 
@@ -91,10 +91,10 @@ def test_scheduler_changes_sutskever_velocity_not_retroactively():
     o = optim.SGD([p], lr=0.1, momentum=0.9, momentum_form="sutskever")
     s = S.StepLR(o, step_size=1, gamma=0.1)
     for _ in range(2):
-        p.grad = np.ones(1)
+        p._grad = np.ones(1)
         o.step()
         s.step()
-    assert p.data[0] == pytest.approx(-0.2)
+    assert p._data[0] == pytest.approx(-0.2)
 
 
 @pytest.mark.parametrize(
@@ -143,7 +143,7 @@ def grads_params(*grads):
     ps = []
     for g in grads:
         p = gs.tensor(np.zeros_like(g), requires_grad=True)
-        p.grad = np.array(g, dtype=float)
+        p._grad = np.array(g, dtype=float)
         ps.append(p)
     return ps
 
@@ -152,11 +152,11 @@ def test_clip_grad_norm_scales_and_returns_float():
     ps = grads_params([3.0, 0.0], [4.0])
     total = clip_grad_norm_(ps, 1.0)
     assert isinstance(total, float) and total == 5.0
-    np.testing.assert_allclose(ps[0].grad, [3 / (5 + 1e-6), 0.0])
-    assert np.linalg.norm(np.concatenate([p.grad for p in ps])) <= 1.0
+    np.testing.assert_allclose(ps[0]._grad, [3 / (5 + 1e-6), 0.0])
+    assert np.linalg.norm(np.concatenate([p._grad for p in ps])) <= 1.0
     small = grads_params([0.3, 0.4])
     assert clip_grad_norm_(small, 1.0) == pytest.approx(0.5)
-    np.testing.assert_array_equal(small[0].grad, [0.3, 0.4])  # coefficient clamped to 1
+    np.testing.assert_array_equal(small[0]._grad, [0.3, 0.4])  # coefficient clamped to 1
     inf_norm = grads_params([-7.0, 2.0], [5.0])
     assert clip_grad_norm_(inf_norm, 1.0, norm_type="inf") == 7.0
     assert clip_grad_norm_(grads_params([1.0, -1.0]), 10.0, norm_type=1) == 2.0
@@ -175,7 +175,7 @@ def test_clip_grad_norm_nonfinite():
     ps = grads_params([np.inf, 1.0])
     with pytest.raises(NonFiniteError, match="inf"):
         clip_grad_norm_(ps, 1.0, error_if_nonfinite=True)
-    np.testing.assert_array_equal(ps[0].grad, [np.inf, 1.0])  # untouched
+    np.testing.assert_array_equal(ps[0]._grad, [np.inf, 1.0])  # untouched
     ps = grads_params([np.nan, 1.0])
     with pytest.raises(NonFiniteError, match="nan"):
         clip_grad_norm_(ps, 1.0, error_if_nonfinite=True)
@@ -197,15 +197,15 @@ def test_clip_bad_input():
 def test_clip_grad_value():
     ps = grads_params([-2.0, 0.5, 3.0])
     clip_grad_value_(ps[0], 1.0)
-    np.testing.assert_array_equal(ps[0].grad, [-1.0, 0.5, 1.0])
+    np.testing.assert_array_equal(ps[0]._grad, [-1.0, 0.5, 1.0])
 
 
 def test_parameters_vector_roundtrip():
     a = gs.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
     b = gs.tensor(np.array([7.0]), requires_grad=True)
     v = parameters_to_vector([a, b])
-    np.testing.assert_array_equal(v.data, [0, 1, 2, 3, 4, 5, 7])
-    vector_to_parameters(v.data * 2, [a, b])
-    np.testing.assert_array_equal(b.data, [14.0])
+    np.testing.assert_array_equal(v._data, [0, 1, 2, 3, 4, 5, 7])
+    vector_to_parameters(v._data * 2, [a, b])
+    np.testing.assert_array_equal(b._data, [14.0])
     with pytest.raises(ValueError, match="7 values"):
         vector_to_parameters(np.zeros(3), [a, b])

@@ -23,7 +23,7 @@ TDT = {np.float64: torch.float64, np.float32: torch.float32}
 
 def close(a: Any, b: Any, rtol: float, atol: float, what: str = "") -> None:
     b = b.detach().numpy() if hasattr(b, "detach") else np.asarray(b)
-    a = np.asarray(a.data if isinstance(a, gs.Tensor) else a)
+    a = np.asarray(a._data if isinstance(a, gs.Tensor) else a)
     assert a.shape == b.shape, f"{what}: shape {a.shape} vs {b.shape}"
     scale = max(1.0, float(np.max(np.abs(b)))) if b.size else 1.0
     np.testing.assert_allclose(a, b, rtol=rtol, atol=atol * scale, err_msg=what)
@@ -54,12 +54,12 @@ def check_module(
     y.backward(g)
     yt.backward(torch.from_numpy(g))
     if input_grad:
-        close(x.grad, xt.grad, rtol, atol, "input grad")
+        close(x._grad, xt.grad, rtol, atol, "input grad")
     tparams = dict(tm.named_parameters())
     names = [n for n, _ in gm.named_parameters()]
     assert names == list(tparams), f"parameter order {names} vs {list(tparams)}"
     for name, p in gm.named_parameters():
-        close(p.grad, tparams[name].grad, rtol, atol, f"grad of {name}")
+        close(p._grad, tparams[name].grad, rtol, atol, f"grad of {name}")
 
 
 def X(*shape: int, seed: int = 1) -> np.ndarray:
@@ -184,8 +184,8 @@ def test_activations(i: int) -> None:
 @pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
 def test_layer_norm(dtype: Any, rtol: float, atol: float) -> None:
     gm = nn.LayerNorm((4, 5), dtype=dtype)
-    gm.weight.data[...] = X(4, 5, seed=3)
-    gm.bias.data[...] = X(4, 5, seed=4)
+    gm.weight._data[...] = X(4, 5, seed=3)
+    gm.bias._data[...] = X(4, 5, seed=4)
     check_module(gm, tnn.LayerNorm((4, 5)), X(3, 4, 5), dtype, rtol, atol)
     check_module(
         nn.LayerNorm(5, elementwise_affine=False),
@@ -208,8 +208,8 @@ def test_embedding(dtype: Any, rtol: float, atol: float) -> None:
     g = X(2, 3, 3).astype(dtype)
     y.backward(g)
     yt.backward(torch.from_numpy(g))
-    close(gm.weight.grad, tm.weight.grad, rtol, atol)
-    assert np.all(gm.weight.data[2] == 0)
+    close(gm.weight._grad, tm.weight.grad, rtol, atol)
+    assert np.all(gm.weight._data[2] == 0)
     with pytest.raises(ValueError, match=r"\[7\]"):
         gm(np.array([1, 7]))
 
@@ -232,8 +232,8 @@ def test_batch_norm_training_steps_and_eval(
     gm = getattr(nn, cls)(3, dtype=dtype, **kw)
     tm = getattr(tnn, cls)(3, **kw).to(TDT[dtype])
     if gm.weight is not None:
-        gm.weight.data[...] = 1 + 0.3 * X(3, seed=9)
-        gm.bias.data[...] = 0.2 * X(3, seed=10)
+        gm.weight._data[...] = 1 + 0.3 * X(3, seed=9)
+        gm.bias._data[...] = 0.2 * X(3, seed=10)
     tm.load_state_dict(to_torch_state(gm.state_dict()))
     tparams = dict(tm.named_parameters())
     for step in range(4):  # several training steps: running stats must follow PyTorch's
@@ -244,10 +244,10 @@ def test_batch_norm_training_steps_and_eval(
         g = X(*shape, seed=40 + step).astype(dtype)
         y.backward(g)
         yt.backward(torch.from_numpy(g))
-        close(x.grad, xt.grad, rtol, atol, "input grad")
+        close(x._grad, xt.grad, rtol, atol, "input grad")
         for n, p in gm.named_parameters():
-            close(p.grad, tparams[n].grad, rtol, atol, n)
-            p.grad = None
+            close(p._grad, tparams[n].grad, rtol, atol, n)
+            p._grad = None
             tparams[n].grad = None
     tsd = tm.state_dict()
     gsd = gm.state_dict()
@@ -281,7 +281,7 @@ def check_loss(
     g = np.random.default_rng(3).standard_normal(y.shape).astype(dtype)
     y.backward(g)
     yt.backward(torch.from_numpy(g))
-    close(x.grad, xt.grad, rtol, atol, "input grad")
+    close(x._grad, xt.grad, rtol, atol, "input grad")
 
 
 @pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
@@ -393,7 +393,7 @@ def test_cross_entropy_probability_target_gradient_matches_torch() -> None:
     tt = torch.tensor(p, requires_grad=True)
     F.cross_entropy(gs.Tensor(x), tg, label_smoothing=0.1).backward()
     TF.cross_entropy(torch.tensor(x), tt, label_smoothing=0.1).backward()
-    close(tg.grad, tt.grad, 1e-7, 1e-10)
+    close(tg._grad, tt.grad, 1e-7, 1e-10)
 
 
 @pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
@@ -481,12 +481,12 @@ def test_cross_entropy_is_stable_at_large_logits() -> None:
         xg = gs.Tensor(x, requires_grad=True)
         loss = F.cross_entropy(xg, t)
         loss.backward()
-        assert np.isfinite(loss.item()) and np.all(np.isfinite(xg.grad))
+        assert np.isfinite(loss.item()) and np.all(np.isfinite(xg._grad))
         xt = torch.tensor(x, requires_grad=True)
         lt = TF.cross_entropy(xt, torch.from_numpy(t))
         lt.backward()
         close(loss, lt, 1e-6, 1e-6)
-        close(xg.grad, xt.grad, 1e-6, 1e-6)
+        close(xg._grad, xt.grad, 1e-6, 1e-6)
 
 
 # --------------------------------------------------------------- models and state
@@ -557,7 +557,7 @@ def test_cnn_training_step_matches_torch_float64() -> None:
 
     g = gs_cnn()
     for p in g.parameters():
-        p.data = p.data.astype(np.float64)
+        p._data = p._data.astype(np.float64)
     t = tnn.Sequential(
         tnn.Conv2d(1, 8, 3),
         tnn.ReLU(),
@@ -578,21 +578,21 @@ def test_cnn_training_step_matches_torch_float64() -> None:
     close(loss, lt, 1e-7, 1e-10)
     for (n, p), (tn, tp) in zip(g.named_parameters(), t.named_parameters()):
         assert n == tn
-        close(p.grad, tp.grad, 1e-7, 1e-10, n)
+        close(p._grad, tp.grad, 1e-7, 1e-10, n)
 
 
 # ---------------------------------------------------------------------- init
 def test_default_init_distributions_follow_torch() -> None:
     lin = nn.Linear(400, 300)
     bound = 1 / np.sqrt(400)
-    assert np.abs(lin.weight.data).max() <= bound and np.abs(lin.weight.data).max() > 0.99 * bound
-    assert np.abs(lin.bias.data).max() <= bound
-    np.testing.assert_allclose(lin.weight.data.std(), bound / np.sqrt(3), rtol=0.02)
+    assert np.abs(lin.weight._data).max() <= bound and np.abs(lin.weight._data).max() > 0.99 * bound
+    assert np.abs(lin.bias._data).max() <= bound
+    np.testing.assert_allclose(lin.weight._data.std(), bound / np.sqrt(3), rtol=0.02)
     conv = nn.Conv2d(8, 16, 3)
     cb = 1 / np.sqrt(8 * 9)
-    assert np.abs(conv.weight.data).max() <= cb and np.abs(conv.weight.data).max() > 0.98 * cb
+    assert np.abs(conv.weight._data).max() <= cb and np.abs(conv.weight._data).max() > 0.98 * cb
     tl = tnn.Linear(400, 300)
-    np.testing.assert_allclose(lin.weight.data.std(), tl.weight.detach().numpy().std(), rtol=0.03)
+    np.testing.assert_allclose(lin.weight._data.std(), tl.weight.detach().numpy().std(), rtol=0.03)
 
 
 @pytest.mark.parametrize(
@@ -615,27 +615,27 @@ def test_init_functions_statistics() -> None:
     gen = np.random.default_rng(0)
     w = gs.Tensor(np.empty((300, 200)))
     nn.init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu", generator=gen)
-    np.testing.assert_allclose(w.data.std(), np.sqrt(2 / 300), rtol=0.02)
+    np.testing.assert_allclose(w._data.std(), np.sqrt(2 / 300), rtol=0.02)
     nn.init.kaiming_uniform_(w, a=0.0, nonlinearity="relu", generator=gen)
-    assert np.abs(w.data).max() <= np.sqrt(6 / 200)
+    assert np.abs(w._data).max() <= np.sqrt(6 / 200)
     nn.init.xavier_uniform_(w, gain=2.0, generator=gen)
-    assert np.abs(w.data).max() <= 2 * np.sqrt(6 / 500)
+    assert np.abs(w._data).max() <= 2 * np.sqrt(6 / 500)
     nn.init.xavier_normal_(w, generator=gen)
-    np.testing.assert_allclose(w.data.std(), np.sqrt(2 / 500), rtol=0.02)
+    np.testing.assert_allclose(w._data.std(), np.sqrt(2 / 500), rtol=0.02)
     q = gs.Tensor(np.empty((4, 6)))
     nn.init.orthogonal_(q, gain=2.0, generator=gen)
-    np.testing.assert_allclose(q.data @ q.data.T, 4 * np.eye(4), atol=1e-12)
+    np.testing.assert_allclose(q._data @ q._data.T, 4 * np.eye(4), atol=1e-12)
     nn.init.constant_(q, 0.5)
-    assert np.all(q.data == 0.5)
+    assert np.all(q._data == 0.5)
     nn.init.zeros_(q), nn.init.ones_(q)
-    assert np.all(q.data == 1)
+    assert np.all(q._data == 1)
     nn.init.normal_(q, 3.0, 0.0, generator=gen)
-    assert np.all(q.data == 3)
+    assert np.all(q._data == 3)
     nn.init.uniform_(w, -2, -1, generator=gen)
-    assert w.data.min() >= -2 and w.data.max() < -1
+    assert w._data.min() >= -2 and w._data.max() < -1
     a = nn.init.uniform_(gs.Tensor(np.empty(5)), generator=np.random.default_rng(1))
     b = nn.init.uniform_(gs.Tensor(np.empty(5)), generator=np.random.default_rng(1))
-    assert np.array_equal(a.data, b.data)
+    assert np.array_equal(a._data, b._data)
 
 
 # --------------------------------------------------------- randomised shapes

@@ -68,7 +68,7 @@ def train(
 
 
 def weights(model: Any) -> dict[str, np.ndarray]:
-    return {k: np.array(v.data if hasattr(v, "data") else v) for k, v in
+    return {k: np.array(getattr(v, "_data", v)) for k, v in
             model.state_dict().items()}
 
 

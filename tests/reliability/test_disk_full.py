@@ -96,7 +96,7 @@ def test_failed_checkpoint_write_keeps_previous_file(
     install, expected = FAULTS[fault]
     with monkeypatch.context() as mp:
         install(mp)
-        model[1].weight.data[...] += 1.0  # a different state to save
+        model[1].weight._data[...] += 1.0  # a different state to save
         with pytest.raises(gradstep.CheckpointError) as info:
             gradstep.save(target, model, opt, sched, epoch=2)
     msg = str(info.value)

@@ -174,11 +174,11 @@ def test_huge_csv_field_is_a_typed_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize("bad", [3, -1, 99])
 def test_labels_out_of_range_are_refused_before_any_update(bad: int) -> None:
     model = models.linear(4, 3, generator=np.random.default_rng(0))
-    before = {k: np.array(v.data) for k, v in model.state_dict().items()}
+    before = {k: np.array(v) for k, v in model.state_dict().items()}
     x = np.ones((6, 4), np.float32)
     y = np.array([0, 1, 2, bad, 0, 1])
     with pytest.raises(ValueError, match=r"\[0, 3\).*" + str(bad)):
         fit(model, (x, y), optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=1,
             batch_size=None, verbose=0)
     for k, v in model.state_dict().items():
-        assert np.array_equal(v.data, before[k])
+        assert np.array_equal(v, before[k])

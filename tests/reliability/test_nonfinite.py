@@ -43,8 +43,8 @@ def _regression() -> tuple[np.ndarray, np.ndarray]:
 
 def _linear() -> Any:
     model: Any = models.linear(6, 1, generator=np.random.default_rng(1))
-    model[1].weight.data[...] = 1e-3  # small weights: the overflow test needs a finite loss
-    model[1].bias.data[...] = 0.0
+    model[1].weight._data[...] = 1e-3  # small weights: the overflow test needs a finite loss
+    model[1].bias._data[...] = 0.0
     return model
 
 
@@ -122,7 +122,7 @@ def test_nan_in_data_is_skipped_when_asked(tmp_path: Path) -> None:
     model, history = _run(tmp_path, AtEpoch(1, poison), x=x.copy(), on_nonfinite="skip")
     assert history["skipped"][1:] == [1.0, 1.0]  # the NaN row, once per epoch after epoch 1
     assert sum(math.isnan(v) for v in history.steps["loss"]) == 2
-    assert all(np.isfinite(p.data).all() for p in model.parameters())
+    assert all(np.isfinite(p._data).all() for p in model.parameters())
 
 
 def test_float32_gradient_overflow_with_finite_loss(tmp_path: Path) -> None:
@@ -132,8 +132,8 @@ def test_float32_gradient_overflow_with_finite_loss(tmp_path: Path) -> None:
 
     def huge(trainer: Any) -> None:
         trainer.loader.dataset.x[5] = [1e21, 0, 0, 0, 0, 0]
-        trainer.model[1].weight.data[...] = 1e-3
-        trainer.model[1].bias.data[...] = 0.0
+        trainer.model[1].weight._data[...] = 1e-3
+        trainer.model[1].bias._data[...] = 0.0
 
     snap = Snapshot(tmp_path)
     with np.errstate(over="ignore", invalid="ignore"), pytest.raises(NonFiniteError) as info:
@@ -155,7 +155,7 @@ def test_gradient_overflow_is_skipped_when_asked(tmp_path: Path) -> None:
         model, history = _run(tmp_path, AtEpoch(1, huge), x=x.copy(), lr=0.0,
                               on_nonfinite="skip")
     assert history["skipped"][1] == 1.0
-    assert all(np.isfinite(p.data).all() for p in model.parameters())
+    assert all(np.isfinite(p._data).all() for p in model.parameters())
 
 
 class _Both(Callback):

@@ -488,7 +488,7 @@ class _PoisonAt(Callback):
         self.seen += 1
         if self.seen == self.at:
             p = next(iter(trainer.model.parameters()))
-            p.grad[0, 0] = self.value
+            p._grad[0, 0] = self.value
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
@@ -579,7 +579,7 @@ def test_large_finite_gradients_are_not_flagged():
     class Huge(Callback):
         def on_before_step(self, trainer):
             for p in trainer.model.parameters():
-                p.grad[...] = 3e38
+                p._grad[...] = 3e38
 
     h = fit(
         m,

@@ -44,8 +44,8 @@ def _hand(W1, b1, W2, b2, x, y, lr, mu, steps):
 def test_explained_numbers_match_a_hand_computation(batch):
     rng = np.random.default_rng(5)
     model = tiny_network((2, 3, 1), "sigmoid", np.random.default_rng(1))
-    W1, b1 = model[0].weight.data.copy(), model[0].bias.data.copy()
-    W2, b2 = model[2].weight.data.copy(), model[2].bias.data.copy()
+    W1, b1 = model[0].weight._data.copy(), model[0].bias._data.copy()
+    W2, b2 = model[2].weight._data.copy(), model[2].bias._data.copy()
     x = rng.normal(size=(batch, 2))
     y = rng.normal(size=(batch, 1))
     e = explain_step(steps=2, model=model, x=x, y=y, lr=0.3, momentum=0.9)
@@ -67,7 +67,7 @@ def test_explained_numbers_match_a_hand_computation(batch):
             np.testing.assert_allclose(rec.momentum_buffer[n], h["bufs"][i], rtol=1e-10, atol=1e-14)
             np.testing.assert_allclose(rec.new[n], h["new"][i], rtol=1e-10, atol=1e-14)
     # the model now holds the weights of the last printed step
-    np.testing.assert_array_equal(model[2].bias.data, e.steps[-1].new["2.bias"])
+    np.testing.assert_array_equal(model[2].bias._data, e.steps[-1].new["2.bias"])
 
 
 def test_layerwise_backward_equals_the_engine_in_one_go():
@@ -78,7 +78,7 @@ def test_layerwise_backward_equals_the_engine_in_one_go():
     loss = nn.MSELoss()(ref(gs.tensor(x)), gs.tensor(np.ones((1, 1))))
     loss.backward()
     for n, p in ref.named_parameters():
-        np.testing.assert_allclose(e.steps[0].grads[n], p.grad, rtol=1e-12)
+        np.testing.assert_allclose(e.steps[0].grads[n], p._grad, rtol=1e-12)
 
 
 def test_text_shows_every_part():

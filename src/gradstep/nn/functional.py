@@ -61,8 +61,8 @@ _REDUCTIONS = ("mean", "sum", "none")
 def _const(x: Any) -> Tensor:
     """A non-tracked tensor wrapping ``x`` as is."""
     t = Tensor.__new__(Tensor)
-    t.data = x
-    t.grad = None
+    t._data = x
+    t._grad = None
     t.requires_grad = False
     t._parents = ()
     t._backward = None
@@ -156,9 +156,9 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:  # noqa: A002
     bias ``(out_features,)`` -> ``(*, out_features)``.
     """
     w = _weight(weight, "linear")
-    x = _input(input, w.data.dtype, "linear")
-    b = _param(bias, w.data.dtype)
-    xd, wd = x.data, w.data
+    x = _input(input, w._data.dtype, "linear")
+    b = _param(bias, w._data.dtype)
+    xd, wd = x._data, w._data
     if wd.ndim != 2:
         raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got {wd.shape}")
     if xd.ndim == 0 or xd.shape[-1] != wd.shape[1]:
@@ -169,9 +169,9 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:  # noqa: A002
     nout, nin = wd.shape
     out = _blas.matmul_nt(xd.reshape(-1, nin), wd).reshape(xd.shape[:-1] + (nout,))
     if b is not None:
-        if b.data.shape != (nout,):
-            raise ShapeError(f"linear: bias must have shape ({nout},), got {b.data.shape}")
-        out += b.data
+        if b._data.shape != (nout,):
+            raise ShapeError(f"linear: bias must have shape ({nout},), got {b._data.shape}")
+        out += b._data
 
     def backward(g: np.ndarray) -> tuple[Any, ...]:
         g2 = np.ascontiguousarray(g.reshape(-1, nout))
@@ -179,11 +179,11 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:  # noqa: A002
         gw = None
         if w.requires_grad:
             x2 = xd.reshape(-1, nin)
-            wg = w.grad
+            wg = w._grad
             if w._backward is not None:  # the weight is itself computed: the engine routes it
                 gw = _blas.matmul_tn(g2, x2)
             elif wg is None:  # a leaf without a gradient yet: this product is its gradient
-                w.grad = _blas.matmul_tn(g2, x2)
+                w._grad = _blas.matmul_tn(g2, x2)
             elif (
                 wg.shape == wd.shape
                 and wg.dtype == wd.dtype
@@ -243,9 +243,9 @@ def conv2d(
     ``H_out = (H + pad_top + pad_bottom - dilation*(kh-1) - 1) // stride + 1``.
     """
     w = _weight(weight, "conv2d")
-    x = _input(input, w.data.dtype, "conv2d")
-    b = _param(bias, w.data.dtype)
-    xd, wd = x.data, w.data
+    x = _input(input, w._data.dtype, "conv2d")
+    b = _param(bias, w._data.dtype)
+    xd, wd = x._data, w._data
     _check_4d(xd, "conv2d")
     if wd.ndim != 4:
         raise ShapeError(f"conv2d: weight must be 4-D (C_out, C_in/groups, kh, kw), got {wd.shape}")
@@ -261,8 +261,8 @@ def conv2d(
         )
     if o % groups:
         raise ShapeError(f"conv2d: out_channels {o} is not divisible by groups={groups}")
-    if b is not None and b.data.shape != (o,):
-        raise ShapeError(f"conv2d: bias must have shape ({o},), got {b.data.shape}")
+    if b is not None and b._data.shape != (o,):
+        raise ShapeError(f"conv2d: bias must have shape ({o},), got {b._data.shape}")
     sh, sw = _pair(stride, "stride", "conv2d")
     dh, dw = _pair(dilation, "dilation", "conv2d")
     pads = _conv_padding(padding, kh, kw, dh, dw, (sh, sw))
@@ -286,7 +286,7 @@ def conv2d(
     wg = wd.reshape(groups, og, k)
     out = np.matmul(wg, cols).reshape(n, o, ho, wo)
     if b is not None:
-        out += b.data.reshape(1, o, 1, 1)
+        out += b._data.reshape(1, o, 1, 1)
 
     def backward(g: np.ndarray) -> tuple[Any, ...]:
         gr = g.reshape(n, groups, og, ho * wo)
@@ -357,7 +357,7 @@ def max_pool2d(
     if ceil_mode:
         raise NotImplementedError("max_pool2d: ceil_mode=True is not supported")
     x = _input(input, None, "max_pool2d")
-    xd = x.data
+    xd = x._data
     kh, kw, sh, sw, ph, pw, dh, dw, ho, wo = _pool_geometry(
         xd, kernel_size, stride, padding, dilation, "max_pool2d"
     )
@@ -417,7 +417,7 @@ def avg_pool2d(
     if ceil_mode:
         raise NotImplementedError("avg_pool2d: ceil_mode=True is not supported")
     x = _input(input, None, "avg_pool2d")
-    xd = x.data
+    xd = x._data
     kh, kw, sh, sw, ph, pw, _, _, ho, wo = _pool_geometry(
         xd, kernel_size, stride, padding, 1, "avg_pool2d"
     )
@@ -471,7 +471,7 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:  # noqa: A002
     Shape: ``(N, C, H, W) -> (N, C, out_h, out_w)``; ``None`` in ``output_size`` keeps that size.
     """
     x = _input(input, None, "adaptive_avg_pool2d")
-    xd = x.data
+    xd = x._data
     if xd.ndim not in (3, 4):
         raise ShapeError(f"adaptive_avg_pool2d: expected (N, C, H, W) or (C, H, W), got {xd.shape}")
     h, w = xd.shape[-2], xd.shape[-1]
@@ -526,10 +526,10 @@ def dropout(
             "dropout: in training mode a numpy.random.Generator is required as generator=, "
             f"got {type(generator).__name__}"
         )
-    dt = x.data.dtype
+    dt = x._data.dtype
     if p == 1.0:
-        return ops.mul(x, _const(np.zeros(x.data.shape, dtype=dt)))
-    u = generator.random(x.data.shape, dtype=np.float64 if dt == np.float64 else np.float32)
+        return ops.mul(x, _const(np.zeros(x._data.shape, dtype=dt)))
+    u = generator.random(x._data.shape, dtype=np.float64 if dt == np.float64 else np.float32)
     mask = (u >= p).astype(dt)
     mask *= dt.type(1.0 / (1.0 - p))
     return ops.mul(x, _const(mask))
@@ -557,7 +557,7 @@ def batch_norm(
     """
     ref = weight if weight is not None else running_mean
     x = _input(input, None if ref is None else ref.dtype, "batch_norm")
-    xd = x.data
+    xd = x._data
     if xd.ndim < 2:
         raise ShapeError(f"batch_norm: expected input of shape (N, C, ...), got {xd.shape}")
     c = xd.shape[1]
@@ -580,8 +580,8 @@ def batch_norm(
         var = ops.mean(ops.mul(centered, centered), axes, True)
         if training and running_mean is not None and running_var is not None:
             m = float(momentum)
-            bm = mean.data.reshape(c)
-            bv = var.data.reshape(c) * (count / (count - 1))
+            bm = mean._data.reshape(c)
+            bv = var._data.reshape(c) * (count / (count - 1))
             running_mean *= 1 - m
             running_mean += (m * bm).astype(running_mean.dtype, copy=False)
             running_var *= 1 - m
@@ -612,7 +612,7 @@ def layer_norm(
     """
     x = _input(input, None if weight is None else weight.dtype, "layer_norm")
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    xd = x.data
+    xd = x._data
     if xd.shape[xd.ndim - len(shape) :] != shape or len(shape) > xd.ndim:
         raise ShapeError(
             f"layer_norm: expected input whose trailing dimensions are {shape}, got {xd.shape}"
@@ -633,7 +633,7 @@ def layer_norm(
 # ---------------------------------------------------------------- embedding
 def _int_array(values: Any, op: str, what: str) -> np.ndarray:
     """Integer array from ints or whole-number floats; ValueError naming non-integers."""
-    arr = np.asarray(values.data if isinstance(values, Tensor) else values)
+    arr = np.asarray(values._data if isinstance(values, Tensor) else values)
     if arr.dtype.kind in "iu":
         return arr.astype(np.int64, copy=False)
     if arr.dtype.kind == "b":
@@ -656,7 +656,7 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Tensor
     Shape: input ``(*)`` integers, weight ``(num_embeddings, dim)`` -> ``(*, dim)``.
     """
     w = _weight(weight, "embedding")
-    wd = w.data
+    wd = w._data
     if wd.ndim != 2:
         raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, dim), got {wd.shape}")
     idx = _int_array(input, "embedding", "indices")
@@ -732,14 +732,14 @@ def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor: 
     soft = ops.div(
         ops.add(ops.relu(bx), ops.log(ops.add(ops.exp(ops.neg(ops.abs(bx))), 1.0))), beta
     )
-    return ops.where(bx.data > threshold, x, soft)
+    return ops.where(bx._data > threshold, x, soft)
 
 
 def elu(input: Any, alpha: float = 1.0) -> Tensor:  # noqa: A002
     """``x`` if positive else ``alpha * (exp(x) - 1)``. Shape: any -> same."""
     x = _input(input, None, "elu")
     neg = ops.mul(ops.sub(ops.exp(ops.minimum(x, 0.0)), 1.0), alpha)
-    return ops.where(x.data > 0, x, neg)
+    return ops.where(x._data > 0, x, neg)
 
 
 # -------------------------------------------------------------------- losses
@@ -764,10 +764,10 @@ def _target(target: Any, like: Tensor, op: str) -> Tensor:
     if isinstance(target, Tensor):
         t = target
     else:
-        t = _const(np.asarray(target, dtype=like.data.dtype))
-    if t.data.shape != like.data.shape:
+        t = _const(np.asarray(target, dtype=like._data.dtype))
+    if t._data.shape != like._data.shape:
         raise ShapeError(
-            f"{op}: target shape {t.data.shape} differs from input shape {like.data.shape}"
+            f"{op}: target shape {t._data.shape} differs from input shape {like._data.shape}"
         )
     return t
 
@@ -782,8 +782,8 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noq
     _check_reduction(reduction, "mse_loss")
     x = _input(input, None, "mse_loss")
     t = _target(target, x, "mse_loss")
-    dt = x.data.dtype
-    d = x.data - t.data
+    dt = x._data.dtype
+    d = x._data - t._data
     sq = d * d
     n = sq.size
     out = sq if reduction == "none" else np.asarray(
@@ -820,7 +820,7 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
     ad = ops.abs(d)
     quad = ops.mul(ops.mul(d, d), 0.5)
     lin = ops.mul(ops.sub(ad, 0.5 * delta), delta)
-    return _reduce(ops.where(ad.data < delta, quad, lin), reduction)
+    return _reduce(ops.where(ad._data < delta, quad, lin), reduction)
 
 
 def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Tensor:  # noqa: A002
@@ -864,10 +864,10 @@ def _class_weights(
     dt = xd.dtype
     w = None
     if weight is not None:
-        w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=dt)
+        w = np.asarray(weight._data if isinstance(weight, Tensor) else weight, dtype=dt)
         if w.shape != (c,):
             raise ShapeError(f"{op}: weight must have shape ({c},) (one per class), got {w.shape}")
-    tdata = target.data if isinstance(target, Tensor) else np.asarray(target)
+    tdata = target._data if isinstance(target, Tensor) else np.asarray(target)
     if (
         tdata.shape == xd.shape
         and tdata.dtype.kind == "f"
@@ -932,7 +932,7 @@ def _cross_entropy_indices(
     """The common case of :func:`cross_entropy`: (N, C) logits and N integer class indices,
     no weights, no smoothing, no ignored targets; None when any target is ``ignore_index``
     (the general path handles it). Same values as the general path, fewer passes."""
-    xd = x.data
+    xd = x._data
     m, c = xd.shape
     t = target.astype(np.intp, copy=False)
     if m:
@@ -990,7 +990,7 @@ def cross_entropy(
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     x = _input(input, None, "cross_entropy")
-    xd = x.data
+    xd = x._data
     if xd.ndim == 0:
         raise ShapeError("cross_entropy: input must have a class dimension, got a scalar")
     if (
@@ -1033,7 +1033,7 @@ def cross_entropy(
         wv = (
             np.ones(xm.shape[1], dtype=xd.dtype)
             if weight is None
-            else np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=xd.dtype)
+            else np.asarray(weight._data if isinstance(weight, Tensor) else weight, dtype=xd.dtype)
         )
         gt = -(1 - label_smoothing) * wv * logp * scale
         return gx, _unflat_grad(gt, xd.shape)
@@ -1057,7 +1057,7 @@ def nll_loss(
     """
     _check_reduction(reduction, "nll_loss")
     x = _input(input, None, "nll_loss")
-    xd = x.data
+    xd = x._data
     if xd.ndim == 0:
         raise ShapeError("nll_loss: input must have a class dimension, got a scalar")
     q, denom, _, _ = _class_weights(target, xd, weight, ignore_index, 0.0, "nll_loss")
@@ -1077,7 +1077,7 @@ def _bce_weight(
 ) -> np.ndarray | None:
     if weight is None:
         return None
-    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=dt)
+    w = np.asarray(weight._data if isinstance(weight, Tensor) else weight, dtype=dt)
     try:
         np.broadcast_shapes(w.shape, shape)
     except ValueError:
@@ -1100,9 +1100,9 @@ def binary_cross_entropy(
     """
     _check_reduction(reduction, "binary_cross_entropy")
     x = _input(input, None, "binary_cross_entropy")
-    xd = x.data
+    xd = x._data
     dt = xd.dtype
-    y = _target(target, x, "binary_cross_entropy").data.astype(dt, copy=False)
+    y = _target(target, x, "binary_cross_entropy")._data.astype(dt, copy=False)
     if xd.size and (np.any(xd < 0) or np.any(xd > 1) or np.any(np.isnan(xd))):
         raise ValueError("binary_cross_entropy: all input values must be probabilities in [0, 1]")
     w = _bce_weight(weight, xd.shape, dt, "binary_cross_entropy", "weight")
@@ -1141,9 +1141,9 @@ def binary_cross_entropy_with_logits(
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     op = "binary_cross_entropy_with_logits"
     x = _input(input, None, op)
-    xd = x.data
+    xd = x._data
     dt = xd.dtype
-    y = _target(target, x, op).data.astype(dt, copy=False)
+    y = _target(target, x, op)._data.astype(dt, copy=False)
     w = _bce_weight(weight, xd.shape, dt, op, "weight")
     pw = _bce_weight(pos_weight, xd.shape, dt, op, "pos_weight")
     sp = np.log1p(np.exp(-np.abs(xd))) + np.maximum(-xd, 0)  # softplus(-x)

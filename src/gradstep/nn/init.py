@@ -53,7 +53,7 @@ def _gen(generator: np.random.Generator | None, op: str) -> np.random.Generator:
 
 
 def _arr(tensor: Any, op: str) -> np.ndarray:
-    arr = tensor.data if isinstance(tensor, Tensor) else tensor
+    arr = tensor._data if isinstance(tensor, Tensor) else tensor
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"{op}: expected a Tensor or ndarray, got {type(tensor).__name__}")
     return arr

@@ -143,7 +143,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound, generator=generator)
 
     def forward(self, x: Any) -> Tensor:
-        shape = np.shape(x.data if isinstance(x, Tensor) else x)
+        shape = np.shape(x._data if isinstance(x, Tensor) else x)
         if len(shape) == 0 or shape[-1] != self.in_features:
             raise ShapeError(
                 f"Linear(in_features={self.in_features}, out_features={self.out_features}): "
@@ -237,12 +237,12 @@ class Conv2d(Module):
         """PyTorch's default: kaiming_uniform_(a=sqrt(5)) weight, U(+-1/sqrt(fan_in)) bias."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
         if self.bias is not None:
-            fan_in = self.weight.data[0].size
+            fan_in = self.weight._data[0].size
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
             init.uniform_(self.bias, -bound, bound, generator=generator)
 
     def forward(self, x: Any) -> Tensor:
-        shape = np.shape(x.data if isinstance(x, Tensor) else x)
+        shape = np.shape(x._data if isinstance(x, Tensor) else x)
         if len(shape) == 3:
             xt = x if isinstance(x, Tensor) else F._input(x, self.weight.dtype, "Conv2d")
             out = self.forward(ops.reshape(xt, (1, *shape)))
@@ -535,7 +535,7 @@ class _BatchNorm(Module):
 
     def forward(self, x: Any) -> Tensor:
         name = type(self).__name__
-        shape = np.shape(x.data if isinstance(x, Tensor) else x)
+        shape = np.shape(x._data if isinstance(x, Tensor) else x)
         if len(shape) not in self._dims or shape[1] != self.num_features:
             want = " or ".join(
                 "(N, C" + ", L" * (d - 2) + ")" if d < 4 else "(N, C, H, W)" for d in self._dims
@@ -695,7 +695,7 @@ class Embedding(Module):
             self.weight, generator=_gen(generator, (num_embeddings, embedding_dim), "Embedding")
         )
         if padding_idx is not None:
-            self.weight.data[padding_idx] = 0
+            self.weight._data[padding_idx] = 0
 
     def forward(self, x: Any) -> Tensor:
         return F.embedding(x, self.weight, self.padding_idx)

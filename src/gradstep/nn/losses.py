@@ -30,7 +30,7 @@ __all__ = [
 def _array_or_none(w: Any) -> np.ndarray | None:
     if w is None:
         return None
-    return np.array(w.data if isinstance(w, Tensor) else w)
+    return np.array(w._data if isinstance(w, Tensor) else w)
 
 
 def _list_or_none(w: np.ndarray | None) -> Any:

@@ -38,7 +38,7 @@ class Parameter(Tensor):
 
     ``requires_grad`` is True by default. The data is shared with ``data`` when that
     is already a floating-point ndarray (or a tensor's ndarray); integers are
-    converted to float32. Optimizers may rebind ``param.data`` (for instance to a view
+    converted to float32. Optimizers may rebind ``param._data`` (for instance to a view
     into one flat buffer), so layers read their parameters at forward time.
 
     Args:
@@ -51,7 +51,7 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any, requires_grad: bool = True, dtype: Any = None) -> None:
         if isinstance(data, Tensor):
-            data = data.data
+            data = data._data
         super().__init__(data, dtype=dtype, requires_grad=requires_grad)
 
     def __repr__(self) -> str:
@@ -160,7 +160,7 @@ class Module:
         if not isinstance(name, str) or not name or "." in name:
             raise KeyError(f"register_buffer: invalid buffer name {name!r}")
         if value is not None and not isinstance(value, np.ndarray):
-            value = np.asarray(value.data if isinstance(value, Tensor) else value)
+            value = np.asarray(value._data if isinstance(value, Tensor) else value)
         if name not in self._buffer_names:
             self._buffer_names.append(name)
         if persistent:
@@ -193,9 +193,9 @@ class Module:
         if dt not in (np.float32, np.float64):
             raise ValueError(f"Module.to: dtype must be float32 or float64, got {dt}")
         for p in self.parameters():
-            if p.data.dtype != dt:
-                p.data = p.data.astype(dt)
-                p.grad = None
+            if p._data.dtype != dt:
+                p._data = p._data.astype(dt)
+                p._grad = None
         for m in self.modules():
             for b in m.__dict__.get("_buffer_names", ()):
                 v = m.__dict__.get(b)
@@ -355,9 +355,9 @@ class Module:
         """Drop gradients (``set_to_none``) or zero them in place (keeps flat-buffer views)."""
         for p in self.parameters():
             if set_to_none:
-                p.grad = None
-            elif p.grad is not None:
-                p.grad[...] = 0
+                p._grad = None
+            elif p._grad is not None:
+                p._grad[...] = 0
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn`` on every descendant (children first) and then on self; returns self."""
@@ -369,7 +369,7 @@ class Module:
     def num_parameters(self, trainable_only: bool = False) -> int:
         """Number of scalar parameters (each shared parameter counted once)."""
         return int(
-            sum(p.data.size for p in self.parameters() if p.requires_grad or not trainable_only)
+            sum(p._data.size for p in self.parameters() if p.requires_grad or not trainable_only)
         )
 
     # ------------------------------------------------------------ state dict
@@ -417,7 +417,7 @@ class Module:
     @staticmethod
     def _entry_array(owner: Any, kind: str) -> np.ndarray:
         if kind == "param":
-            return owner.data  # type: ignore[no-any-return]
+            return owner._data  # type: ignore[no-any-return]
         m, b = owner
         return m.__dict__[b]  # type: ignore[no-any-return]
 
@@ -434,7 +434,7 @@ class Module:
         """Copy values into the existing parameter and buffer arrays, in place.
 
         Values may be ndarrays, gradstep tensors or anything ``numpy.asarray`` accepts
-        (e.g. CPU ``torch`` tensors). Arrays are written in place (``param.data[...] = v``)
+        (e.g. CPU ``torch`` tensors). Arrays are written in place (``param._data[...] = v``)
         so views held by an optimizer stay valid; nothing is written unless every key fits.
 
         Args:
@@ -464,7 +464,7 @@ class Module:
                 continue
             v = state_dict[k]
             if isinstance(v, Tensor):
-                v = v.data
+                v = v._data
             elif hasattr(v, "detach") and hasattr(v, "cpu"):  # a torch tensor
                 v = v.detach().cpu().numpy()
             try:

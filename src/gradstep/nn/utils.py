@@ -1,6 +1,6 @@
 """Gradient clipping and flat-vector helpers for parameters (PyTorch semantics).
 
-These functions see only parameters (tensors with ``.data`` and ``.grad``) and work in
+These functions see only parameters (tensors with ``._data`` and ``._grad``) and work in
 place on the gradients, so they also work on the views of a flat gradient buffer
 (``Optimizer.flatten``).
 """
@@ -98,7 +98,7 @@ def clip_grad_norm_(
         raise ValueError(f"clip_grad_norm_: max_norm must be >= 0, got {max_norm!r}")
     if not p > 0:
         raise ValueError(f"clip_grad_norm_: norm_type must be > 0 or inf, got {norm_type!r}")
-    grads = [q.grad for q in params if q.grad is not None]
+    grads = [q._grad for q in params if q._grad is not None]
     if not grads:
         return 0.0
     total = get_total_norm(grads, p)
@@ -125,8 +125,8 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
     if not c >= 0:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value!r}")
     for q in params:
-        if q.grad is not None:
-            np.clip(q.grad, -c, c, out=q.grad)
+        if q._grad is not None:
+            np.clip(q._grad, -c, c, out=q._grad)
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
@@ -134,7 +134,7 @@ def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
     params = _as_params("parameters_to_vector", parameters)
     if not params:
         raise ValueError("parameters_to_vector: no parameters given")
-    return Tensor(np.concatenate([q.data.reshape(-1) for q in params]))
+    return Tensor(np.concatenate([q._data.reshape(-1) for q in params]))
 
 
 def vector_to_parameters(vec: Any, parameters: Iterable[Tensor]) -> None:
@@ -144,14 +144,14 @@ def vector_to_parameters(vec: Any, parameters: Iterable[Tensor]) -> None:
         ValueError: ``vec`` is not 1-D or its length differs from the parameters' total size.
     """
     params = _as_params("vector_to_parameters", parameters)
-    v = np.asarray(vec.data if isinstance(vec, Tensor) else vec)
-    total = sum(int(q.data.size) for q in params)
+    v = np.asarray(vec._data if isinstance(vec, Tensor) else vec)
+    total = sum(int(q._data.size) for q in params)
     if v.ndim != 1 or v.size != total:
         raise ValueError(
             f"vector_to_parameters: expected a 1-D vector of {total} values, got shape {v.shape}"
         )
     pos = 0
     for q in params:
-        n = int(q.data.size)
-        q.data[...] = v[pos : pos + n].reshape(q.data.shape)
+        n = int(q._data.size)
+        q._data[...] = v[pos : pos + n].reshape(q._data.shape)
         pos += n

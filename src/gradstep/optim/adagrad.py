@@ -113,7 +113,7 @@ class Adagrad(Optimizer):
             if p not in self.state:
                 self.state[p] = {
                     "step": 0,
-                    "sum": np.full_like(p.data, group["initial_accumulator_value"]),
+                    "sum": np.full_like(p._data, group["initial_accumulator_value"]),
                 }
 
     def _check_group(self, group: dict[str, Any]) -> None:

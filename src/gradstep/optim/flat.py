@@ -2,15 +2,15 @@
 
 :func:`flatten_parameters` allocates one contiguous buffer for the data of all parameters
 of a dtype and one for their gradients, copies the values in, and rebinds each
-``param.data`` to a view into the data buffer and each ``param.grad`` to a view into the
-(zero-filled) gradient buffer. The backward engine adds into an existing ``.grad`` in place
+``param._data`` to a view into the data buffer and each ``param._grad`` to a view into the
+(zero-filled) gradient buffer. The backward engine adds into an existing ``._grad`` in place
 (``grad += g``), so gradients land in the flat buffer without any copy, and an optimizer
 step over a parameter group becomes a few in-place vector operations over one slice of the
 buffer (see ``Optimizer.flatten``).
 
 Layout: parameters are laid out group after group, in the order they were given, so that
 the parameters of one group and one dtype form one contiguous *segment* of that dtype's
-buffer. A distributed trainer can all-reduce :attr:`FlatBuffer.grad` (or ``grads[dtype]``)
+buffer. A distributed trainer can all-reduce :attr:`FlatBuffer._grad` (or ``grads[dtype]``)
 in one call.
 """
 
@@ -39,7 +39,7 @@ class FlatSegment:
         state: flat optimizer-state arrays of the segment (allocated by the optimizer).
     """
 
-    __slots__ = ("group", "dtype", "params", "slices", "data", "grad", "state", "offset")
+    __slots__ = ("group", "dtype", "params", "slices", "_data", "_grad", "state", "offset")
 
     def __init__(
         self,
@@ -55,27 +55,27 @@ class FlatSegment:
         self.dtype = dtype
         self.params = params
         self.slices = slices
-        self.data = data
-        self.grad = grad
+        self._data = data
+        self._grad = grad
         self.offset = offset
         self.state: dict[str, np.ndarray] = {}
 
     @property
     def size(self) -> int:
-        return int(self.data.size)
+        return int(self._data.size)
 
     def state_array(self, name: str) -> np.ndarray:
         """The segment's flat state array ``name`` (allocated uninitialised on first use)."""
         arr = self.state.get(name)
         if arr is None:
-            arr = np.empty(self.data.size, dtype=self.dtype)
+            arr = np.empty(self._data.size, dtype=self.dtype)
             self.state[name] = arr
         return arr
 
     def view(self, flat: np.ndarray, i: int) -> np.ndarray:
         """Parameter ``i``'s part of the segment-sized array ``flat``, in its shape."""
         s, e = self.slices[i]
-        return flat[s:e].reshape(self.params[i].data.shape)
+        return flat[s:e].reshape(self.params[i]._data.shape)
 
 
 class FlatBuffer:
@@ -94,10 +94,10 @@ class FlatBuffer:
         for gi, params in enumerate(groups):
             by_dtype: dict[np.dtype, list[Tensor]] = {}
             for p in params:
-                by_dtype.setdefault(p.data.dtype, []).append(p)
+                by_dtype.setdefault(p._data.dtype, []).append(p)
             for dt, ps in by_dtype.items():
                 plan.append((gi, dt, ps))
-                sizes[dt] = sizes.get(dt, 0) + sum(int(p.data.size) for p in ps)
+                sizes[dt] = sizes.get(dt, 0) + sum(int(p._data.size) for p in ps)
         self.data: dict[np.dtype, np.ndarray] = {
             dt: np.empty(n, dtype=dt) for dt, n in sizes.items()
         }
@@ -114,7 +114,7 @@ class FlatBuffer:
             slices = []
             pos = 0
             for p in ps:
-                n = int(p.data.size)
+                n = int(p._data.size)
                 slices.append((pos, pos + n))
                 pos += n
             stop = start + pos
@@ -122,11 +122,11 @@ class FlatBuffer:
                 gi, dt, ps, slices, self.data[dt][start:stop], self.grads[dt][start:stop], start
             )
             for i, p in enumerate(ps):
-                dview = seg.view(seg.data, i)
-                gview = seg.view(seg.grad, i)
-                dview[...] = p.data
-                if p.grad is not None:
-                    gview[...] = p.grad
+                dview = seg.view(seg._data, i)
+                gview = seg.view(seg._grad, i)
+                dview[...] = p._data
+                if p._grad is not None:
+                    gview[...] = p._grad
                 self._views[id(p)] = (dview, gview)
                 self._loc[id(p)] = (seg, i)
                 self.params.append(p)
@@ -136,46 +136,46 @@ class FlatBuffer:
 
     # ------------------------------------------------------------------ binding
     def bind(self) -> None:
-        """Make every ``param.data`` / ``param.grad`` the buffer view again.
+        """Make every ``param._data`` / ``param._grad`` the buffer view again.
 
-        A parameter whose ``.data`` was replaced by another array (e.g. weights loaded by
-        assignment) has the new values copied into the buffer first; one whose ``.grad`` was
+        A parameter whose ``._data`` was replaced by another array (e.g. weights loaded by
+        assignment) has the new values copied into the buffer first; one whose ``._grad`` was
         replaced has its gradient copied in (or zeros when it was set to None).
         """
         for p in self.params:
             dview, gview = self._views[id(p)]
-            if p.data is not dview:
-                if p.data.shape != dview.shape:
+            if p._data is not dview:
+                if p._data.shape != dview.shape:
                     raise ValueError(
-                        f"flat buffer: a parameter's data was replaced by shape {p.data.shape}, "
+                        f"flat buffer: a parameter's data was replaced by shape {p._data.shape}, "
                         f"expected {dview.shape}"
                     )
-                dview[...] = p.data
-                p.data = dview
-            if p.grad is not gview:
-                if p.grad is None:
+                dview[...] = p._data
+                p._data = dview
+            if p._grad is not gview:
+                if p._grad is None:
                     gview.fill(0)
                 else:
-                    gview[...] = p.grad
-                p.grad = gview
+                    gview[...] = p._grad
+                p._grad = gview
 
     def zero_grad(self) -> None:
-        """Fill the gradient buffers with zeros (and rebind any replaced ``.grad``)."""
+        """Fill the gradient buffers with zeros (and rebind any replaced ``._grad``)."""
         for buf in self.grads.values():
             buf.fill(0)
         for p in self.params:
             gview = self._views[id(p)][1]
-            if p.grad is not gview:
-                p.grad = gview
+            if p._grad is not gview:
+                p._grad = gview
 
     def unflatten(self) -> None:
         """Give every parameter its own arrays again (copies); the buffers are released."""
         for p in self.params:
             dview, gview = self._views[id(p)]
-            if p.data is dview:
-                p.data = dview.copy()
-            if p.grad is gview:
-                p.grad = gview.copy()
+            if p._data is dview:
+                p._data = dview.copy()
+            if p._grad is gview:
+                p._grad = gview.copy()
         self._views.clear()
         self._loc.clear()
 
@@ -219,7 +219,7 @@ def flatten_parameters(params: Iterable[Any]) -> FlatBuffer:
     """Move ``params`` (tensors, or param-group dicts with a ``"params"`` list) into flat buffers.
 
     Returns:
-        The :class:`FlatBuffer`; each ``param.data`` / ``param.grad`` is now a view into it.
+        The :class:`FlatBuffer`; each ``param._data`` / ``param._grad`` is now a view into it.
 
     Raises:
         TypeError: an entry is not a :class:`gradstep.Tensor`.

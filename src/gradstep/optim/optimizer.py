@@ -1,7 +1,7 @@
 """The optimizer base class: parameter groups, per-parameter state, state dicts, flat path.
 
 An optimizer sees only parameters: any :class:`gradstep.Tensor` with ``requires_grad``
-(``gradstep.nn.Parameter`` is one), with ``.data`` (an ndarray) and ``.grad`` (an ndarray or
+(``gradstep.nn.Parameter`` is one), with ``._data`` (an ndarray) and ``._grad`` (an ndarray or
 None). It never imports :mod:`gradstep.nn`.
 
 Subclasses implement :meth:`Optimizer._update`, which applies the update of one parameter
@@ -190,7 +190,7 @@ class Optimizer:
         """Reset the gradients of all parameters.
 
         Args:
-            set_to_none: set ``.grad`` to None (the next backward allocates it) instead of
+            set_to_none: set ``._grad`` to None (the next backward allocates it) instead of
                 filling it with zeros. A flattened optimizer always fills its flat gradient
                 buffer with zeros: the gradients must stay views into it.
         """
@@ -200,9 +200,9 @@ class Optimizer:
         for g in self.param_groups:
             for p in g["params"]:
                 if set_to_none:
-                    p.grad = None
-                elif p.grad is not None:
-                    p.grad.fill(0)
+                    p._grad = None
+                elif p._grad is not None:
+                    p._grad.fill(0)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Apply one update to every parameter that has a gradient.
@@ -226,17 +226,17 @@ class Optimizer:
             return loss
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
+                if p._grad is None:
                     continue
                 st = self.state.get(p)
                 if st is None:
                     st = self.state[p] = {}
-                data = p.data
+                data = p._data
 
                 def alloc(key: str, fill: float | None, _d: np.ndarray = data) -> np.ndarray:
                     return np.empty_like(_d) if fill is None else np.full_like(_d, fill)
 
-                self._update(group, data, p.grad, st, alloc)
+                self._update(group, data, p._grad, st, alloc)
         return loss
 
     def _step_segment(self, seg: FlatSegment) -> None:
@@ -255,7 +255,7 @@ class Optimizer:
                     arr.fill(fill)
                 return arr
 
-            self._update(group, seg.data, seg.grad, seg_state, alloc_seg)
+            self._update(group, seg._data, seg._grad, seg_state, alloc_seg)
             for i, p in enumerate(seg.params):
                 st = self.state.get(p)
                 if st is None:
@@ -279,7 +279,7 @@ class Optimizer:
                     arr.fill(fill)
                 return arr
 
-            self._update(group, seg.view(seg.data, i), seg.view(seg.grad, i), st, alloc_one)
+            self._update(group, seg.view(seg._data, i), seg.view(seg._grad, i), st, alloc_one)
 
     def _update(
         self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
@@ -293,7 +293,7 @@ class Optimizer:
     def flatten(self) -> FlatBuffer:
         """Move all parameters (and their state) into flat contiguous buffers.
 
-        Afterwards ``param.data`` and ``param.grad`` are views into one data and one
+        Afterwards ``param._data`` and ``param._grad`` are views into one data and one
         gradient buffer per dtype, gradients accumulate there during backward, and each
         step is a few vectorised in-place operations per (group, dtype) segment. The result
         is bit-identical to the per-parameter path, except that in flat mode every
@@ -430,10 +430,10 @@ class Optimizer:
             out: dict[str, Any] = {}
             for k, v in st.items():
                 if isinstance(v, np.ndarray):
-                    if v.shape != p.data.shape:
+                    if v.shape != p._data.shape:
                         raise ValueError(
                             f"{name}.load_state_dict: state '{k}' of parameter {key} has shape "
-                            f"{v.shape}, the parameter has shape {p.data.shape}"
+                            f"{v.shape}, the parameter has shape {p._data.shape}"
                         )
                     if self._flat is not None:
                         seg, i = self._flat.locate(p)
@@ -441,7 +441,7 @@ class Optimizer:
                         view[...] = v
                         out[k] = view
                     else:
-                        out[k] = np.array(v, dtype=p.data.dtype, copy=True)
+                        out[k] = np.array(v, dtype=p._data.dtype, copy=True)
                 else:
                     out[k] = v
             new_state[p] = out

@@ -175,32 +175,32 @@ def explain_step(
         outputs: list[Tensor] = []
         h: Any = Tensor(x)
         for i, layer in enumerate(layers):
-            leaf = Tensor(np.array(h.data if isinstance(h, Tensor) else h), requires_grad=True)
+            leaf = Tensor(np.array(h._data if isinstance(h, Tensor) else h), requires_grad=True)
             out = layer(leaf)
             inputs.append(leaf)
             outputs.append(out)
-            rec.activations.append((_describe(layer, i), np.array(out.data)))
+            rec.activations.append((_describe(layer, i), np.array(out._data)))
             h = out
         # the loss on a leaf copy of the network output
-        pred = Tensor(np.array(outputs[-1].data), requires_grad=True)
+        pred = Tensor(np.array(outputs[-1]._data), requires_grad=True)
         loss = loss_fn(pred, Tensor(y))
         rec.loss = float(loss.item())
         loss.backward()
-        grad = np.array(pred.grad)
+        grad = np.array(pred._grad)
         # backward, from the output layer back
         for i in range(len(layers) - 1, -1, -1):
             rec.output_grads.append((_describe(layers[i], i), grad.copy()))
             outputs[i].backward(grad)
-            grad = np.array(inputs[i].grad)
+            grad = np.array(inputs[i]._grad)
         for n in names:
             p = params[n]
-            rec.old[n] = np.array(p.data)
-            rec.grads[n] = np.array(p.grad)
-            rec.lr_grad[n] = lr * np.array(p.grad)
+            rec.old[n] = np.array(p._data)
+            rec.grads[n] = np.array(p._grad)
+            rec.lr_grad[n] = lr * np.array(p._grad)
         opt.step()
         for n in names:
             p = params[n]
-            rec.new[n] = np.array(p.data)
+            rec.new[n] = np.array(p._data)
             buf = opt.state.get(p, {}).get("momentum_buffer")
             if buf is not None:
                 rec.momentum_buffer[n] = np.array(buf)

@@ -131,7 +131,7 @@ class LayerTracker(Callback):
             if len(self.stats):
                 raise ValueError("LayerTracker: the model's parameters changed between runs")
             self.stats = LayerStats(names)
-        self._before = [np.empty_like(p.data) for _, p in self._params]
+        self._before = [np.empty_like(p._data) for _, p in self._params]
         trainer.history.layers = self.stats  # type: ignore[attr-defined]
 
     def on_before_step(self, trainer: Trainer) -> None:
@@ -140,9 +140,9 @@ class LayerTracker(Callback):
             return
         rec = []
         for (_, p), buf in zip(self._params, self._before):
-            np.copyto(buf, p.data)
-            g = p.grad
-            rec.append((_norm(g) if g is not None else 0.0, _norm(p.data)))
+            np.copyto(buf, p._data)
+            g = p._grad
+            rec.append((_norm(g) if g is not None else 0.0, _norm(p._data)))
         self._pending = rec
 
     def on_batch_end(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None:
@@ -152,7 +152,7 @@ class LayerTracker(Callback):
         skipped = bool(logs.get("skipped", 0.0))
         st = self.stats.stats
         for (name, p), buf, (gn, wn) in zip(self._params, self._before, rec):
-            un = math.nan if skipped else _norm(p.data - buf)
+            un = math.nan if skipped else _norm(p._data - buf)
             st["grad_norm"][name].append(gn)
             st["weight_norm"][name].append(wn)
             st["update_norm"][name].append(un)

@@ -273,7 +273,7 @@ def run_trajectory(
         losses.append(float(loss.item()))
         loss.backward()
         opt.step()
-        cur = np.array(p.data, dtype=np.float64)
+        cur = np.array(p._data, dtype=np.float64)
         if not np.all(np.isfinite(cur)) or np.max(np.abs(cur)) > limit:
             diverged = True
             break
