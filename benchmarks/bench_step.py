@@ -3,14 +3,13 @@
 Layouts: 1 x 10M and 100 x 100k float32 parameters. Contenders: gradstep per-parameter and
 flat with the default kernels (the fused C kernel ``gradstep._fused``, one pass over memory,
 when it is built) and, when it is built, also with the NumPy kernels ("NumPy": chunked NumPy
-passes on the thread pool, as with ``GRADSTEP_FUSED=0``),
-gradstep flat with SciPy's BLAS kernels (opt-in, ``--blas``), PyTorch for-loop, foreach and
+passes on the thread pool, as with ``GRADSTEP_FUSED=0``), PyTorch for-loop, foreach and
 fused. Each contender is timed in turn, interleaved, over several
 repeats (the host drifts); the table shows medians, effective bandwidth (an SGD-momentum
 step moves 20 bytes per parameter: read p, g, buf; write buf, p) and the speed ratio to
 PyTorch fused in the same run (>= 1 means faster than fused).
 
-    python benchmarks/bench_step.py [--repeats 15] [--steps 5] [--blas] [--json out.json]
+    python benchmarks/bench_step.py [--repeats 15] [--steps 5] [--json out.json]
 """
 
 from __future__ import annotations
@@ -32,28 +31,26 @@ LR, MOMENTUM = 1e-4, 0.9
 BYTES_PER_PARAM = 20
 
 
-def make_gradstep(shapes, flat, blas=False, fused=False):
+def make_gradstep(shapes, flat, fused=False):
     rng = np.random.default_rng(0)
     ps = [gs.tensor(rng.standard_normal(s, dtype=np.float32), requires_grad=True) for s in shapes]
     opt = optim.SGD(ps, lr=LR, momentum=MOMENTUM, flat=flat)
     rng = np.random.default_rng(1)
     for p in ps:
         g = rng.standard_normal(p.shape, dtype=np.float32)
-        if p.grad is None:
-            p.grad = g
+        if p._grad is None:
+            p._grad = g
         else:
-            p.grad[...] = g
+            p._grad[...] = g
 
     def step() -> None:
-        prev = _kernels.set_blas_enabled(blas)
         prev_fused = _kernels.set_fused_enabled(fused)
         try:
             opt.step()
         finally:
-            _kernels.set_blas_enabled(prev)
             _kernels.set_fused_enabled(prev_fused)
 
-    return step, (lambda: ps[0].data.reshape(-1)[:1000].copy())
+    return step, (lambda: ps[0]._data.reshape(-1)[:1000].copy())
 
 
 def make_torch(shapes, mode):
@@ -70,7 +67,7 @@ def make_torch(shapes, mode):
     return opt.step, (lambda: ps[0].detach().numpy().reshape(-1)[:1000].copy())
 
 
-def bench_layout(name, shapes, repeats, steps, have_torch, blas=False):
+def bench_layout(name, shapes, repeats, steps, have_torch):
     n = sum(int(np.prod(s)) for s in shapes)
     # "gradstep per-param" / "gradstep flat": the default (fused C kernel when built, as
     # run_all.py reports); "... NumPy": the NumPy kernels (GRADSTEP_FUSED=0)
@@ -82,8 +79,6 @@ def bench_layout(name, shapes, repeats, steps, have_torch, blas=False):
     if fused:
         contenders["gradstep per-param NumPy"] = make_gradstep(shapes, flat=False)
         contenders["gradstep flat NumPy"] = make_gradstep(shapes, flat=True)
-    if blas and _kernels.blas_available():
-        contenders["gradstep flat (scipy BLAS)"] = make_gradstep(shapes, flat=True, blas=True)
     if have_torch:
         for mode in ("loop", "foreach", "fused"):
             contenders[f"torch {mode}"] = make_torch(shapes, mode)
@@ -122,9 +117,6 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=5, help="steps per timed block")
     ap.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     ap.add_argument("--small", action="store_true", help="1 x 1M and 100 x 10k (quick check)")
-    ap.add_argument("--blas", action="store_true",
-                    help="add gradstep flat with SciPy BLAS (its spinning OpenBLAS threads can "
-                         "slow the contenders timed after it on a small host)")
     args = ap.parse_args(argv)
     try:
         import torch
@@ -141,7 +133,7 @@ def main(argv=None) -> None:
     ]
     rows = []
     for name, shapes in layouts:
-        rows += bench_layout(name, shapes, args.repeats, args.steps, have_torch, args.blas)
+        rows += bench_layout(name, shapes, args.repeats, args.steps, have_torch)
     print(f"SGD momentum step, float32; threads: {_kernels.get_num_threads()}; "
           f"fused C kernel: {'built' if _kernels.fused_available() else 'not built'}; "
           f"torch {torch_version}; numpy {np.__version__}; {platform.processor() or platform.machine()}")

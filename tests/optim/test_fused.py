@@ -139,12 +139,6 @@ def test_sgd_fused_declines():
         assert not _sgd_fused(p, g, b, **hyper)
     finally:
         _kernels.set_fused_enabled(prev)
-    prev_blas = _kernels.set_blas_enabled(True)
-    try:
-        if _kernels.blas_enabled():
-            assert not _sgd_fused(p, g, b, **hyper)
-    finally:
-        _kernels.set_blas_enabled(prev_blas)
 
 
 def _train(opt_factory, fused, flat, dtype, steps=6):

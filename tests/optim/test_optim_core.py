@@ -124,23 +124,6 @@ def test_flat_bit_identical_to_per_parameter(case, grouped):
                 assert sa[k] == sb[k]
 
 
-@pytest.mark.parametrize("case", [CONFIGS[1], CONFIGS[3], CONFIGS[6]],
-                         ids=["SGD-momentum", "SGD-nesterov", "Adam"])
-def test_flat_bit_identical_float32_with_blas(case):
-    if not _kernels.blas_available():
-        pytest.skip("scipy is not installed")
-    name, kw = case
-    prev = _kernels.set_blas_enabled(True)
-    try:
-        _, per = run(name, kw, dtype=np.float32)
-        _, flat = run(name, kw, flat=True, dtype=np.float32)
-    finally:
-        _kernels.set_blas_enabled(prev)
-    for a, b in zip(per, flat):
-        assert a._data.dtype == np.float32
-        assert a._data.tobytes() == b._data.tobytes()
-
-
 @pytest.mark.parametrize("case", [CONFIGS[2], CONFIGS[7], CONFIGS[10]],
                          ids=["SGD-damp-wd-max", "Adam-ams-wd-max", "RMSprop-centered"])
 def test_chunked_threaded_bit_identical(case):

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from gradstep import _blas, ops
+from gradstep import ops
 from gradstep.errors import ShapeError
 from gradstep.ops import primitive
 from gradstep.tensor import Tensor
@@ -148,6 +148,17 @@ def _pad(xd: np.ndarray, pads: tuple[int, int, int, int], value: float) -> np.nd
 
 
 # ------------------------------------------------------------------- linear
+def _matmul_tn(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a.T @ b`` for ``a`` (k, m) and ``b`` (k, n), added into ``out`` (m, n) when given."""
+    # one example (k == 1): an outer product as one broadcast multiply; a K=1 GEMM costs
+    # several times more
+    prod = np.multiply(a.T, b) if a.shape[0] == 1 else a.T @ b
+    if out is None:
+        return prod  # type: ignore[no-any-return]
+    out += prod
+    return out
+
+
 @primitive
 def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:  # noqa: A002
     """``input @ weight.T + bias``.
@@ -167,7 +178,7 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:  # noqa: A002
             f"got input of shape {xd.shape}"
         )
     nout, nin = wd.shape
-    out = _blas.matmul_nt(xd.reshape(-1, nin), wd).reshape(xd.shape[:-1] + (nout,))
+    out = (xd.reshape(-1, nin) @ wd.T).reshape(xd.shape[:-1] + (nout,))
     if b is not None:
         if b._data.shape != (nout,):
             raise ShapeError(f"linear: bias must have shape ({nout},), got {b._data.shape}")
@@ -175,26 +186,25 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:  # noqa: A002
 
     def backward(g: np.ndarray) -> tuple[Any, ...]:
         g2 = np.ascontiguousarray(g.reshape(-1, nout))
-        gx = _blas.matmul_nn(g2, wd).reshape(xd.shape) if x.requires_grad else None
+        gx = (g2 @ wd).reshape(xd.shape) if x.requires_grad else None
         gw = None
         if w.requires_grad:
             x2 = xd.reshape(-1, nin)
             wg = w._grad
             if w._backward is not None:  # the weight is itself computed: the engine routes it
-                gw = _blas.matmul_tn(g2, x2)
+                gw = _matmul_tn(g2, x2)
             elif wg is None:  # a leaf without a gradient yet: this product is its gradient
-                w._grad = _blas.matmul_tn(g2, x2)
+                w._grad = _matmul_tn(g2, x2)
             elif (
                 wg.shape == wd.shape
                 and wg.dtype == wd.dtype
                 and wg.flags.c_contiguous
                 and wg.flags.writeable
             ):
-                # accumulate straight into the leaf's gradient (e.g. a flat optimizer buffer):
-                # one gemm with beta=1, no temporary and no extra pass
-                _blas.matmul_tn(g2, x2, out=wg)
+                # accumulate straight into the leaf's gradient (e.g. a flat optimizer buffer)
+                _matmul_tn(g2, x2, out=wg)
             else:
-                gw = _blas.matmul_tn(g2, x2)
+                gw = _matmul_tn(g2, x2)
         if b is None:
             return gx, gw
         return gx, gw, (g2.sum(axis=0) if b.requires_grad else None)

@@ -1,21 +1,13 @@
 """In-place vector kernels shared by the optimizers, and the chunked, threaded runner.
 
-``axpy`` (``y += a*x``) and ``scal`` (``x *= a``) use NumPy in place by default. SciPy's BLAS
-(``saxpy``/``daxpy``, ``sscal``/``dscal``) can be switched on with ``set_blas_enabled(True)``
-when SciPy is importable. It is off by default because on the shared 2-core host it measured
-slower and far less predictable than chunked NumPy on two threads: OpenBLAS threads every
-call and, when the cores are oversubscribed, a 10M-parameter SGD step took 60 ms with one
-BLAS call per operation and 180-470 ms with BLAS per L2-sized chunk, against 22 ms for
-chunked NumPy on two threads (PyTorch fused: 47 ms in the same run).
+``axpy`` (``y += a*x``) and ``scal`` (``x *= a``) are NumPy ufuncs in place.
 
 :func:`elementwise` applies an optimizer's pure update function to L2-sized chunks
 (``CHUNK`` elements) of contiguous arrays, spreading large arrays over a small thread pool
 (NumPy releases the GIL inside ufuncs). Every update is elementwise and uses correctly
 rounded operations only, so the result does not depend on the chunking, the threads, or
 on whether the arrays are one flat buffer or one parameter: the flat and per-parameter
-paths agree bit for bit. (BLAS axpy rounds ``a*x + y`` once, with a fused multiply-add,
-NumPy twice: the two backends can differ in the last bit; each is deterministic and the
-backend is one global switch, so both paths always use the same one.)
+paths agree bit for bit.
 
 Fused kernels: when the optional C extension ``gradstep._fused`` is built (``pip install``
 compiles it when a C compiler is present), SGD and Adam update float32/float64 C-contiguous
@@ -23,8 +15,7 @@ arrays in one pass over memory instead of 4-10 NumPy passes (:func:`run_fused`, 
 the thread pool with the GIL released). The C loops perform the NumPy path's operations in
 the same order with the same roundings (compiled without FMA contraction), so the results
 are bit-identical to the NumPy kernels. ``GRADSTEP_FUSED=0`` in the environment (read at
-import) or :func:`set_fused_enabled` turns them off; with BLAS enabled they are not used
-(BLAS rounds differently).
+import) turns them off; :func:`set_fused_enabled` is the same switch for tests.
 """
 
 from __future__ import annotations
@@ -39,7 +30,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "axpy", "scal", "blas_available", "blas_enabled", "set_blas_enabled", "CHUNK",
+    "axpy", "scal", "CHUNK",
     "elementwise", "set_num_threads", "get_num_threads", "flush_below",
     "fused_available", "fused_enabled", "set_fused_enabled", "run_fused",
 ]
@@ -49,27 +40,6 @@ __all__ = [
 CHUNK = 1 << 16
 #: arrays at least this large are split over the thread pool.
 PARALLEL_MIN = 1 << 19
-
-_AXPY: dict[np.dtype, Callable[..., Any]] = {}
-_SCAL: dict[np.dtype, Callable[..., Any]] = {}
-# SciPy is optional and imported only when BLAS is asked for: importing scipy.linalg costs
-# 0.3-0.9 s, most of `import gradstep` (None: not tried yet; False: unavailable).
-_BLAS_LOADED: list[bool | None] = [None]
-
-
-def _load_blas() -> bool:
-    if _BLAS_LOADED[0] is None:
-        try:
-            from scipy.linalg import blas
-        except ImportError:  # pragma: no cover - exercised only without scipy
-            _BLAS_LOADED[0] = False
-        else:
-            _AXPY.update({np.dtype(np.float32): blas.saxpy, np.dtype(np.float64): blas.daxpy})
-            _SCAL.update({np.dtype(np.float32): blas.sscal, np.dtype(np.float64): blas.dscal})
-            _BLAS_LOADED[0] = True
-    return bool(_BLAS_LOADED[0])
-
-_ENABLED = [False]
 
 _FUSED_MOD: Any
 try:  # the optional C extension (absent when gradstep was installed without a C compiler)
@@ -81,27 +51,6 @@ _FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _THREADS = [max(1, min(os.cpu_count() or 1, 4))]
 _POOL: list[ThreadPoolExecutor | None] = [None]
 _LOCAL = threading.local()
-
-
-def blas_available() -> bool:
-    """Whether SciPy's BLAS could be imported."""
-    return _load_blas()
-
-
-def blas_enabled() -> bool:
-    """Whether the kernels currently use BLAS."""
-    return _ENABLED[0]
-
-
-def set_blas_enabled(enabled: bool) -> bool:
-    """Turn the BLAS kernels on or off (off, the default: NumPy). Returns the previous setting.
-
-    Switch it only between runs: a trajectory computed partly with each backend can differ
-    in the last bit from one computed with a single backend.
-    """
-    prev = _ENABLED[0]
-    _ENABLED[0] = bool(enabled) and _load_blas()
-    return prev
 
 
 def fused_available() -> bool:
@@ -137,12 +86,12 @@ def run_fused(
     """Apply the fused C kernel ``name`` (``"sgd"``, ``"adam"``) to ``arrays`` in place.
 
     Returns False, having done nothing, when the fused kernels are off or unavailable,
-    BLAS is enabled, or the arrays (float32/float64, one dtype, one size, C-contiguous,
+    or the arrays (float32/float64, one dtype, one size, C-contiguous,
     aligned, writeable) or the scalars (Python numbers, or NumPy floats no wider than the
     arrays) do not qualify: the caller then runs the NumPy kernel. Large arrays are split
     over the thread pool (the C loops release the GIL).
     """
-    if not _FUSED_ON[0] or _ENABLED[0]:
+    if not _FUSED_ON[0]:
         return False
     present = [a for a in arrays if a is not None]
     a0 = present[0]
@@ -182,22 +131,8 @@ def run_fused(
     return True
 
 
-def _flat(a: np.ndarray) -> np.ndarray | None:
-    """A 1-D view of ``a`` when it is C-contiguous (else None)."""
-    if a.flags.c_contiguous:
-        return a.reshape(-1)
-    return None
-
-
 def axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
     """``y += a * x`` in place (``x`` and ``y`` of the same shape and dtype)."""
-    if _ENABLED[0]:
-        fn = _AXPY.get(y.dtype)
-        if fn is not None and x.dtype == y.dtype:
-            xf, yf = _flat(x), _flat(y)
-            if xf is not None and yf is not None and xf.size:
-                fn(xf, yf, a=a)
-                return
     if a == 1.0:  # 1.0 * x is x exactly: one pass instead of two
         np.add(y, x, out=y)
         return
@@ -212,13 +147,6 @@ def axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
 
 def scal(a: float, x: np.ndarray) -> None:
     """``x *= a`` in place."""
-    if _ENABLED[0]:
-        fn = _SCAL.get(x.dtype)
-        if fn is not None:
-            xf = _flat(x)
-            if xf is not None and xf.size:
-                fn(a, xf)
-                return
     np.multiply(x, a, out=x)
 
 
