@@ -1,0 +1,72 @@
+"""Small pieces shared by the update rules: the effective gradient, PyTorch's
+compatibility flags, and hyperparameter checks on pairs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gradstep.optim.optimizer import _check_nonneg
+
+__all__ = ["effective_grad", "check_compat_flags", "check_pair", "lerp_"]
+
+
+def effective_grad(
+    grad: np.ndarray, param: np.ndarray, out: np.ndarray, tmp: np.ndarray, *,
+    maximize: bool, weight_decay: float,
+) -> np.ndarray:
+    r"""The gradient an update rule works with: :math:`\pm g + \lambda p` (coupled L2).
+
+    Returns ``grad`` itself when neither ``maximize`` nor ``weight_decay`` changes it,
+    else ``out`` holding the result (``tmp`` is scratch). ``grad`` is never modified.
+    """
+    g = grad
+    if maximize:
+        np.negative(grad, out=out)
+        g = out
+    if weight_decay != 0:
+        np.multiply(param, weight_decay, out=tmp)
+        np.add(g, tmp, out=out)
+        g = out
+    return g
+
+
+def lerp_(start: np.ndarray, end: np.ndarray, weight: float, tmp: np.ndarray) -> None:
+    """``start += weight * (end - start)`` in place (``torch.lerp_`` for ``weight < 0.5``;
+    PyTorch's other branch, used for larger weights, differs only in rounding)."""
+    np.subtract(end, start, out=tmp)
+    np.multiply(tmp, weight, out=tmp)
+    np.add(start, tmp, out=start)
+
+
+def check_compat_flags(name: str, *, capturable: bool = False, differentiable: bool = False,
+                       foreach: Any = None) -> None:
+    """Validate PyTorch's implementation flags, which gradstep accepts for compatibility.
+
+    ``foreach`` (None or a bool) is ignored: it selects how PyTorch batches the same
+    arithmetic over tensors, never what is computed. ``capturable`` (CUDA graph capture)
+    and ``differentiable`` (autograd through the step) have no meaning for gradstep's
+    NumPy update and are only accepted as False.
+
+    Raises:
+        TypeError: ``foreach`` is not None or a bool.
+        ValueError: ``capturable`` or ``differentiable`` is true.
+    """
+    if foreach is not None and not isinstance(foreach, bool):
+        raise TypeError(f"{name}: foreach must be None or a bool, got {foreach!r}")
+    for flag, value in (("capturable", capturable), ("differentiable", differentiable)):
+        if value:
+            raise ValueError(
+                f"{name}: {flag}=True is not supported (gradstep steps on NumPy arrays, "
+                f"without device graphs or autograd through the update); got {flag}={value!r}"
+            )
+
+
+def check_pair(name: str, key: str, value: Any) -> tuple[float, float]:
+    """A pair of numbers (tuple or list of two); returned as a tuple."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ValueError(f"{name}: {key} must be a pair of numbers, got {value!r}")
+    for i, v in enumerate(value):
+        _check_nonneg(name, f"{key}[{i}]", v)
+    return float(value[0]), float(value[1])
