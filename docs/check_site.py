@@ -107,7 +107,6 @@ def check_page(page, site: Path, base: str, path: str) -> tuple[list[str], dict]
                                    timeout=MATH_TIMEOUT_MS)
         except Exception as exc:  # playwright's TimeoutError
             problems.append(f"MathJax did not finish: {exc}")
-    page.wait_for_load_state("networkidle")
     info = page.evaluate(PAGE_PROBE)
     problems += [f"formula not typeset: {t!r}" for t in info["untypeset"]]
     problems += [f"TeX error: {t!r}" for t in info["errors"]]

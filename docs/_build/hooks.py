@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import shutil
 from pathlib import Path
@@ -81,6 +82,24 @@ def _api_index(modules: list[str]) -> str:
     )
 
 
+def _api_page(module: str) -> str:
+    """``::: module``, plus the exported names that a submodule of the same name hides.
+
+    ``gradstep.tensor`` is both a module and the function ``tensor`` that ``gradstep``
+    exports; Griffe resolves the name to the module, so the function gets its own block.
+    """
+    import sys
+
+    mod = importlib.import_module(module)
+    page = f"::: {module}\n"
+    for name in getattr(mod, "__all__", []):
+        obj = getattr(mod, name)
+        if f"{module}.{name}" in sys.modules and not inspect.ismodule(obj):
+            home = f"{obj.__module__}.{obj.__qualname__}"
+            page += f"\n::: {home}\n    options:\n      heading_level: 2\n"
+    return page
+
+
 def _tutorial_pages() -> list[str]:
     scripts = sorted(p for p in (DOCS / "tutorials").glob("[0-9]*.py"))
     pages = []
@@ -122,7 +141,7 @@ def on_files(files: Files, config: Any, **kwargs: Any) -> Files:
     modules = api_modules()
     files.append(File.generated(config, "api/index.md", content=_api_index(modules)))
     for m in modules:
-        files.append(File.generated(config, _api_uri(m), content=f"::: {m}\n"))
+        files.append(File.generated(config, _api_uri(m), content=_api_page(m)))
     return files
 
 

@@ -103,7 +103,7 @@ def train(net, opt, cost, epochs, seed=0):
     return log
 
 # %% [markdown]
-# ## Chapter 1: quadratic cost, $\eta = 3.0$
+# ## Chapter 1: quadratic cost, η = 3.0
 #
 # The quadratic cost of a mini-batch of $m$ examples is
 # $\frac{1}{2m}\sum_x \lVert a(x) - y(x)\rVert^2$, with $y(x)$ the one-hot target. (gradstep's

@@ -116,5 +116,5 @@ for step in (0, 1, 2, 43, 87, 131):
 # * **Arrays.** gradstep computes on NumPy arrays: `gs.tensor(a)` wraps one, and
 #   `t.numpy()` gives it back without a copy. There is no device to move to.
 # * **Weights files.** `gs.save_weights` writes a safetensors file with PyTorch's names
-#   and layouts, which `torch.nn.Module.load_state_dict` reads (see the interoperability
-#   guide); a trained gradstep network also exports to ONNX.
+#   and layouts, which `torch.nn.Module.load_state_dict` reads (see
+#   [Interoperability](../interop.md)); a trained gradstep network also exports to ONNX.

@@ -93,7 +93,8 @@ if mpiexec is not None:
 # Data parallelism pays when the pass on a shard takes much longer than the
 # communication: big batches, big models, one otherwise idle core (or machine) per rank.
 # On a network this small, and on a machine whose cores are shared, two ranks are often
-# no faster than one; the distributed-training guide has measurements. The examples/s
+# no faster than one; the [distributed-training guide](../distributed.md) has
+# measurements. The examples/s
 # figures above are from the machine named at the top of this page.
 #
 # The same script runs on a cluster: `mpiexec -f hosts -n 32 python -m mpi4py
