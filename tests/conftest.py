@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import zlib
 from collections.abc import Iterator
@@ -42,3 +43,19 @@ def _per_test_module_rng(request: pytest.FixtureRequest) -> None:
     for mod in mods:
         if mod is not None and isinstance(getattr(mod, "R", None), np.random.Generator):
             mod.R = np.random.default_rng(seed)
+
+
+@pytest.fixture(autouse=True)
+def _sigint_not_ignored() -> Iterator[None]:
+    """Run each test with Python's usual Ctrl-C handler even when the runner was started with
+    SIGINT ignored (under ``nohup``, or with ``&`` from a script), as a user's shell would have
+    it. Tests that send SIGINT to ``fit`` or to a ``gradstep train`` child rely on it; a child
+    inherits an ignored SIGINT, but a Python handler becomes the default disposition on exec."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
