@@ -74,7 +74,7 @@ def init_weights(seed: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
 
     g = np.random.default_rng(seed)
     layers = [nn.Linear(i, o, generator=g) for i, o in zip(SIZES, SIZES[1:])]
-    return [(lin.weight.data.copy(), lin.bias.data.copy()) for lin in layers]  # type: ignore[union-attr]
+    return [(lin.weight.numpy().copy(), lin.bias.numpy().copy()) for lin in layers]  # type: ignore[union-attr]
 
 
 class _Stream:

@@ -32,7 +32,7 @@ def init_weights() -> list[np.ndarray]:
     g = np.random.default_rng(0)
     a, b = nn.Linear(2, 8, generator=g), nn.Linear(8, 1, generator=g)
     assert a.bias is not None and b.bias is not None
-    return [a.weight.data.copy(), a.bias.data.copy(), b.weight.data.copy(), b.bias.data.copy()]
+    return [a.weight.numpy().copy(), a.bias.numpy().copy(), b.weight.numpy().copy(), b.bias.numpy().copy()]
 
 
 def make_gradstep(w: list[np.ndarray], flat: bool):

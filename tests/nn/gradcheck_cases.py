@@ -67,11 +67,15 @@ GRADCHECK_CASES: dict[str, list[Case]] = {
         lambda: (lambda x: F.max_pool2d(x, 2), [_distinct(2, 2, 4, 5)]),
         lambda: (lambda x: F.max_pool2d(x, 3, 1, 1), [_distinct(1, 2, 4, 4)]),
         lambda: (lambda x: F.max_pool2d(x, (2, 3), (2, 1), 0, 2), [_distinct(1, 2, 6, 6)]),
+        lambda: (lambda x: F.max_pool2d(x, 2, ceil_mode=True), [_distinct(1, 2, 5, 5)]),
+        lambda: (lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True), [_distinct(1, 2, 6, 5)]),
     ],
     "avg_pool2d": [
         lambda: (lambda x: F.avg_pool2d(x, 2), [T(2, 2, 4, 5)]),
         lambda: (lambda x: F.avg_pool2d(x, 3, 2, 1), [T(1, 2, 5, 5)]),
         lambda: (lambda x: F.avg_pool2d(x, 3, 1, 1, count_include_pad=False), [T(1, 2, 4, 4)]),
+        lambda: (lambda x: F.avg_pool2d(x, 2, ceil_mode=True), [T(1, 2, 5, 5)]),
+        lambda: (lambda x: F.avg_pool2d(x, 3, 2, 1, True, False), [T(1, 2, 6, 5)]),
     ],
     "embedding": [
         lambda: (lambda w: F.embedding(np.array([[0, 2], [2, 3]]), w), [T(5, 3)]),

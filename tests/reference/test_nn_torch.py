@@ -142,6 +142,51 @@ def test_avg_pool2d(
     )
 
 
+# ceil_mode: sizes where rounding up adds a last window, one where PyTorch drops it again
+# because it would start in the right padding (h=5, k=2, s=2, p=1: 3 windows, not 4), and
+# inputs smaller than the kernel
+CEIL = [
+    (2, None, 0, 1, (9, 8)),
+    (3, 2, 1, 1, (9, 8)),
+    (2, 2, 1, 1, (5, 5)),
+    ((3, 2), (2, 3), (1, 1), 1, (7, 8)),
+    (3, 2, 0, 2, (10, 9)),
+    (3, 3, 1, 1, (2, 4)),
+    (4, 3, 0, 1, (3, 6)),
+]
+
+
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+@pytest.mark.parametrize("k,s,p,d,hw", CEIL)
+def test_max_pool2d_ceil_mode(
+    dtype: Any, rtol: float, atol: float, k: Any, s: Any, p: Any, d: Any, hw: Any
+) -> None:
+    gm = nn.MaxPool2d(k, s, p, d, ceil_mode=True)
+    tm = tnn.MaxPool2d(k, s, p, d, ceil_mode=True)
+    check_module(gm, tm, X(2, 3, *hw), dtype, rtol, atol)
+
+
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+@pytest.mark.parametrize("k,s,p,_d,hw", [c for c in CEIL if c[3] == 1])
+@pytest.mark.parametrize("cip", [True, False])
+@pytest.mark.parametrize("div", [None, 3])
+def test_avg_pool2d_ceil_mode(
+    dtype: Any, rtol: float, atol: float, k: Any, s: Any, p: Any, _d: Any, hw: Any, cip: bool,
+    div: Any,
+) -> None:
+    gm = nn.AvgPool2d(k, s, p, ceil_mode=True, count_include_pad=cip, divisor_override=div)
+    tm = tnn.AvgPool2d(k, s, p, ceil_mode=True, count_include_pad=cip, divisor_override=div)
+    check_module(gm, tm, X(2, 3, *hw), dtype, rtol, atol)
+
+
+def test_pool_ceil_mode_too_small_raises_like_torch() -> None:
+    x = X(1, 1, 1, 1)
+    with pytest.raises(RuntimeError):
+        TF.max_pool2d(torch.tensor(x), 3, 2, 0, ceil_mode=True)
+    with pytest.raises(gs.errors.ShapeError, match="smaller than the kernel"):
+        F.max_pool2d(x, 3, 2, 0, ceil_mode=True)
+
+
 @pytest.mark.parametrize("size", [(2, 3), 3, 1, (None, 4), (5, 7), (4, 6)])
 def test_adaptive_avg_pool2d(size: Any) -> None:
     for dtype, rtol, atol in DTYPES:
@@ -696,17 +741,18 @@ def test_conv2d_random_configurations(
     sw=st.integers(1, 3),
     pad=st.integers(0, 1),
     dil=st.integers(1, 2),
+    ceil=st.booleans(),
 )
 def test_pools_random_configurations(
-    h: int, w: int, kh: int, kw: int, sh: int, sw: int, pad: int, dil: int
+    h: int, w: int, kh: int, kw: int, sh: int, sw: int, pad: int, dil: int, ceil: bool
 ) -> None:
     ph, pw = min(pad, kh // 2), min(pad, kw // 2)
     if h + 2 * ph < dil * (kh - 1) + 1 or w + 2 * pw < dil * (kw - 1) + 1:
         return
     x = X(2, 2, h, w)
     check_module(
-        nn.MaxPool2d((kh, kw), (sh, sw), (ph, pw), dil),
-        tnn.MaxPool2d((kh, kw), (sh, sw), (ph, pw), dil),
+        nn.MaxPool2d((kh, kw), (sh, sw), (ph, pw), dil, ceil_mode=ceil),
+        tnn.MaxPool2d((kh, kw), (sh, sw), (ph, pw), dil, ceil_mode=ceil),
         x,
         np.float64,
         1e-7,
@@ -715,8 +761,8 @@ def test_pools_random_configurations(
     if h + 2 * ph >= kh and w + 2 * pw >= kw:
         for cip in (True, False):
             check_module(
-                nn.AvgPool2d((kh, kw), (sh, sw), (ph, pw), count_include_pad=cip),
-                tnn.AvgPool2d((kh, kw), (sh, sw), (ph, pw), count_include_pad=cip),
+                nn.AvgPool2d((kh, kw), (sh, sw), (ph, pw), ceil, count_include_pad=cip),
+                tnn.AvgPool2d((kh, kw), (sh, sw), (ph, pw), ceil, count_include_pad=cip),
                 x,
                 np.float64,
                 1e-7,

@@ -308,7 +308,9 @@ class _Pool(Module):
 class MaxPool2d(_Pool):
     """Max pooling over sliding windows (``stride`` defaults to ``kernel_size``).
 
-    Shape: ``(N, C, H, W) -> (N, C, (H + 2p - d (k - 1) - 1) // s + 1, ...)``.
+    Shape: ``(N, C, H, W) -> (N, C, (H + 2p - d (k - 1) - 1) // s + 1, ...)`` (with
+    ``ceil_mode=True`` the division rounds up, as long as the last window starts inside the
+    input or its left padding).
     """
 
     def __init__(
@@ -320,12 +322,11 @@ class MaxPool2d(_Pool):
         ceil_mode: bool = False,
     ) -> None:
         super().__init__()
-        if ceil_mode:
-            raise NotImplementedError("MaxPool2d: ceil_mode=True is not supported")
         self.kernel_size = _norm(kernel_size)
         self.stride = self.kernel_size if stride is None else _norm(stride)
         self.padding = _norm(padding)
         self.dilation = _norm(dilation)
+        self.ceil_mode = bool(ceil_mode)
         F._pair(kernel_size, "kernel_size", "MaxPool2d")
         F._pair(self.stride, "stride", "MaxPool2d")
         F._pair(padding, "padding", "MaxPool2d", minimum=0)
@@ -333,13 +334,16 @@ class MaxPool2d(_Pool):
     def forward(self, x: Any) -> Tensor:
         xt, ub = self._check(x)
         return self._finish(
-            F.max_pool2d(xt, self.kernel_size, self.stride, self.padding, self.dilation), ub
+            F.max_pool2d(
+                xt, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode
+            ),
+            ub,
         )
 
     def extra_repr(self) -> str:
         return (
             f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-            f"dilation={self.dilation}"
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
         )
 
     def config(self) -> dict[str, Any]:
@@ -348,6 +352,7 @@ class MaxPool2d(_Pool):
             "stride": _tuple_or_int(self.stride),
             "padding": _tuple_or_int(self.padding),
             "dilation": _tuple_or_int(self.dilation),
+            "ceil_mode": self.ceil_mode,
         }
 
 
@@ -356,7 +361,8 @@ class AvgPool2d(_Pool):
     """Average pooling (``stride`` defaults to ``kernel_size``; zero padding counted unless
     ``count_include_pad=False``).
 
-    Shape: ``(N, C, H, W) -> (N, C, (H + 2p - k) // s + 1, ...)``.
+    Shape: ``(N, C, H, W) -> (N, C, (H + 2p - k) // s + 1, ...)`` (rounded up with
+    ``ceil_mode=True``, as :class:`MaxPool2d`).
     """
 
     def __init__(
@@ -369,11 +375,10 @@ class AvgPool2d(_Pool):
         divisor_override: int | None = None,
     ) -> None:
         super().__init__()
-        if ceil_mode:
-            raise NotImplementedError("AvgPool2d: ceil_mode=True is not supported")
         self.kernel_size = _norm(kernel_size)
         self.stride = self.kernel_size if stride is None else _norm(stride)
         self.padding = _norm(padding)
+        self.ceil_mode = bool(ceil_mode)
         self.count_include_pad = bool(count_include_pad)
         self.divisor_override = divisor_override
         F._pair(kernel_size, "kernel_size", "AvgPool2d")
@@ -387,7 +392,7 @@ class AvgPool2d(_Pool):
             self.kernel_size,
             self.stride,
             self.padding,
-            False,
+            self.ceil_mode,
             self.count_include_pad,
             self.divisor_override,
         )
@@ -401,6 +406,7 @@ class AvgPool2d(_Pool):
             "kernel_size": _tuple_or_int(self.kernel_size),
             "stride": _tuple_or_int(self.stride),
             "padding": _tuple_or_int(self.padding),
+            "ceil_mode": self.ceil_mode,
             "count_include_pad": self.count_include_pad,
             "divisor_override": self.divisor_override,
         }
@@ -456,7 +462,7 @@ class Dropout(Module):
 
     Args:
         p: drop probability in [0, 1].
-        inplace: accepted for PyTorch compatibility; ignored (never in place).
+        inplace: write the result into the input tensor (PyTorch's in-place rules).
         generator: source of the masks; by default the module holds
             ``numpy.random.default_rng(seed)``, so runs are reproducible.
         seed: seed of the module's own generator when ``generator`` is None.
@@ -475,6 +481,7 @@ class Dropout(Module):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = float(p)
+        self.inplace = bool(inplace)
         self.seed = int(seed)
         if generator is not None and not isinstance(generator, np.random.Generator):
             raise TypeError(
@@ -484,7 +491,7 @@ class Dropout(Module):
         self.generator = generator if generator is not None else np.random.default_rng(seed)
 
     def forward(self, x: Any) -> Tensor:
-        return F.dropout(x, self.p, self.training, self.generator)
+        return F.dropout(x, self.p, self.training, self.inplace, generator=self.generator)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
@@ -716,13 +723,17 @@ class Embedding(Module):
 # --------------------------------------------------------------- activations
 @register_module_type
 class ReLU(Module):
-    """``max(x, 0)`` (``inplace`` accepted and ignored). Shape: any -> same."""
+    """``max(x, 0)``; ``inplace=True`` as :func:`gradstep.nn.functional.relu`.
+
+    Shape: any -> same.
+    """
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
+        self.inplace = bool(inplace)
 
     def forward(self, x: Any) -> Tensor:
-        return ops.relu(x)
+        return F.relu(x, inplace=True) if self.inplace else ops.relu(x)
 
     def config(self) -> dict[str, Any]:
         return {}
@@ -735,8 +746,11 @@ class LeakyReLU(Module):
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = float(negative_slope)
+        self.inplace = bool(inplace)
 
     def forward(self, x: Any) -> Tensor:
+        if self.inplace:
+            return F.leaky_relu(x, self.negative_slope, inplace=True)
         return ops.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self) -> str:
@@ -792,8 +806,12 @@ class GELU(Module):
 class SiLU(Module):
     """``x * sigmoid(x)``. Shape: any -> same."""
 
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = bool(inplace)
+
     def forward(self, x: Any) -> Tensor:
-        return F.silu(x)
+        return F.silu(x, inplace=self.inplace)
 
     def config(self) -> dict[str, Any]:
         return {}
@@ -806,9 +824,10 @@ class ELU(Module):
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.alpha = float(alpha)
+        self.inplace = bool(inplace)
 
     def forward(self, x: Any) -> Tensor:
-        return F.elu(x, self.alpha)
+        return F.elu(x, self.alpha, inplace=self.inplace)
 
     def config(self) -> dict[str, Any]:
         return {"alpha": self.alpha}
