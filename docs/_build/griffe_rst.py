@@ -128,8 +128,19 @@ def rst_to_markdown(text: str) -> str:
 
 
 class RstToMarkdown(Extension):
-    """Rewrites every docstring with :func:`rst_to_markdown` as objects are created."""
+    """Rewrites every docstring with :func:`rst_to_markdown` as objects are created.
+
+    It also drops instance attributes without a docstring (``self.model = model`` in an
+    ``__init__``) from the classes: the site shows undocumented module-level names (so
+    every exported constant has an entry) but not every assignment to ``self``.
+    """
 
     def on_instance(self, *, obj: Any, **kwargs: Any) -> None:
         if obj.docstring is not None:
             obj.docstring.value = rst_to_markdown(obj.docstring.value)
+
+    def on_class_members(self, *, cls: Any, **kwargs: Any) -> None:
+        for name, member in list(cls.members.items()):
+            if (not member.is_alias and member.is_attribute and member.docstring is None
+                    and "instance-attribute" in member.labels):
+                cls.del_member(name)

@@ -76,8 +76,11 @@ def machine_summary() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
+    load = ""
+    with contextlib.suppress(OSError, AttributeError):
+        load = f", load average {os.getloadavg()[0]:.1f}"
     return (
-        f"{cpu}, {os.cpu_count()} cores, {platform.system()}, Python "
+        f"{cpu}, {os.cpu_count()} cores{load}, {platform.system()}, Python "
         f"{platform.python_version()}, NumPy {np.__version__}, gradstep {gradstep.__version__}"
     )
 
