@@ -36,7 +36,8 @@ class Cell:
 def parse_cells(text: str) -> list[Cell]:
     """Split a percent-format script into cells."""
     cells: list[Cell] = []
-    kind, buf, start = "code", [], 1
+    kind, start = "code", 1
+    buf: list[str] = []
     for n, line in enumerate(text.split("\n"), start=1):
         if line.startswith("# %%"):
             cells.append(Cell(kind, "\n".join(buf), start))
