@@ -371,3 +371,61 @@ def test_lbfgs_load_state_dict_errors():
     bad = {**sd, "state": {0: {**sd["state"][0], "ro": np.zeros(3)}}}
     with pytest.raises(ValueError, match="differ in length"):
         opt.load_state_dict(bad)
+
+
+# ----------------------------------------------------------------- SGD subnormal flush
+def _tiny_run(flush, steps, opt=None, p=None):
+    if p is None:
+        p = gs.tensor(np.zeros(3, np.float32), requires_grad=True)
+        opt = optim.SGD([p], lr=1.0, momentum=0.9, flush_subnormals=flush)
+    for _ in range(steps):
+        p._grad = np.array([1e-33, 1e-20, 0.0], np.float32) if opt.state.get(p) is None \
+            else np.zeros(3, np.float32)
+        opt.step()
+    return opt, p
+
+
+def test_sgd_flush_is_off_by_default_and_its_step_is_saved():
+    opt, p = _tiny_run(False, 5)
+    assert opt.param_groups[0]["flush_subnormals"] is False
+    assert set(opt.state_dict()["state"][0]) == {"momentum_buffer"}  # PyTorch's layout
+    opt, p = _tiny_run(True, 5)
+    assert opt.state_dict()["state"][0]["step"] == 5
+    assert opt.state_dict()["param_groups"][0]["flush_subnormals"] is True
+
+
+@pytest.mark.parametrize("save_at", [3, 64, 100])
+def test_sgd_flush_resume_bit_identical(save_at):
+    """The flush happens every K steps of a parameter (K = 64 for momentum 0.9): a resumed
+    run must flush on the same steps as the uninterrupted one."""
+    ref_opt, ref = _tiny_run(True, 130)
+    opt, p = _tiny_run(True, save_at)
+    sd = to_json_and_arrays(opt.state_dict())
+    p2 = gs.tensor(p._data.copy(), requires_grad=True)
+    opt2 = optim.SGD([p2], lr=1.0, momentum=0.9, flush_subnormals=True)
+    opt2.load_state_dict(sd)
+    _tiny_run(True, 130 - save_at, opt2, p2)
+    assert p2._data.tobytes() == ref._data.tobytes()
+    buf = ref_opt.state[ref]["momentum_buffer"]
+    assert buf[0] == 0.0 and buf[1] != 0.0  # the tiny entry was flushed, the other kept
+
+
+def test_sgd_loads_a_state_saved_before_the_flush_option():
+    (p,) = make_params(shapes=[(3,)])
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    p._grad = np.ones(3)
+    opt.step()
+    sd = opt.state_dict()
+    del sd["param_groups"][0]["flush_subnormals"]
+    opt2 = optim.SGD([gs.tensor(p._data.copy(), requires_grad=True)], lr=0.1, momentum=0.9)
+    opt2.load_state_dict(sd)
+    assert opt2.param_groups[0]["flush_subnormals"] is False
+
+
+@pytest.mark.parametrize("cls", [optim.SGD, optim.Adam, optim.AdamW, optim.RMSprop,
+                                 optim.Adagrad])
+def test_existing_optimizers_check_pytorch_flags(cls):
+    with pytest.raises(ValueError, match="differentiable=True"):
+        cls(make_params(), lr=0.1, differentiable=True)
+    with pytest.raises(TypeError, match="foreach must be None or a bool"):
+        cls(make_params(), lr=0.1, foreach=1)

@@ -426,3 +426,88 @@ def test_reduce_on_plateau_extra_group_and_epoch_match_torch():
             out.append([g["lr"] for g in o.param_groups] + [s.last_epoch, s.in_cooldown])
         res[lib] = np.array(out, dtype=float)
     np.testing.assert_allclose(res["gs"], res["torch"], rtol=1e-12)
+
+
+# --------------------------------------------------------------------- SGD and subnormals
+def _decaying_buffer_run(lib, dtype, **kw):
+    """One tiny gradient, then zeros: the momentum buffer decays through the subnormal
+    range, and the parameter (starting at 0, so of the same tiny size) keeps moving by
+    subnormal amounts."""
+    steps = 400
+    g0 = 1e-36 if dtype == "float32" else 1e-305
+    if lib == "torch":
+        p = torch.zeros(4, dtype=getattr(torch, dtype), requires_grad=True)
+        opt = torch.optim.SGD([p], lr=1.0, momentum=0.9)
+    else:
+        p = gs.zeros(4, dtype=dtype, requires_grad=True)
+        opt = gs.optim.SGD([p], lr=1.0, momentum=0.9, **kw)
+    out = []
+    for t in range(steps):
+        g = np.full(4, g0 if t == 0 else 0.0, dtype=dtype)
+        if lib == "torch":
+            p.grad = torch.tensor(g)
+        else:
+            p._grad = g
+        opt.step()
+        out.append((p.detach().numpy() if lib == "torch" else p._data).copy())
+    return np.array(out)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sgd_subnormal_buffers_are_pytorchs(dtype):
+    """lr = 1 and dampening 0: b <- 0.9 b (+ g) and p <- p - b round the same way in both
+    libraries (one multiply and one add or subtract per element), so the default SGD must
+    match PyTorch bit for bit even where the buffer is subnormal. The opt-in flush zeroes
+    tiny buffer entries and then leaves the parameter where it is: a different trajectory."""
+    theirs = _decaying_buffer_run("torch", dtype)
+    moves = np.abs(np.diff(theirs[:, 0]))
+    subnormal_moves = (moves > 0) & (moves < np.finfo(dtype).tiny)
+    assert subnormal_moves.sum() > 20  # many steps moved the parameter by a subnormal buffer
+    np.testing.assert_array_equal(_decaying_buffer_run("gs", dtype), theirs)
+    flushed = _decaying_buffer_run("gs", dtype, flush_subnormals=True)
+    assert not np.array_equal(flushed[-1], theirs[-1])
+
+
+def test_sgd_positional_arguments_are_pytorchs():
+    """SGD(params, lr, momentum, dampening, weight_decay, nesterov) as in PyTorch."""
+    ps = [gs.tensor(a.copy(), requires_grad=True) for a in INIT]
+    opt = gs.optim.SGD(ps, 0.05, 0.9, 0.0, 0.01, True)
+    g = opt.param_groups[0]
+    assert (g["weight_decay"], g["nesterov"]) == (0.01, True)
+    tps = [torch.tensor(a.copy(), requires_grad=True) for a in INIT]
+    topt = torch.optim.SGD(tps, 0.05, 0.9, 0.0, 0.01, True)
+    x, y = gs.tensor(X), gs.tensor(Y)
+    tx, ty = torch.tensor(X), torch.tensor(Y)
+    for _ in range(20):
+        opt.zero_grad()
+        _loss_gs(ps, x, y, 1.0).backward()
+        opt.step()
+        topt.zero_grad()
+        _loss_torch(tps, tx, ty, 1.0).backward()
+        topt.step()
+    _assert_close([p._data for p in ps], [p.detach().numpy() for p in tps])
+
+
+@pytest.mark.parametrize("name,kw", [
+    ("SGD", dict(lr=0.05, momentum=0.9, foreach=False, fused=None)),
+    ("Adam", dict(lr=0.01, foreach=True, capturable=False, differentiable=False, fused=None)),
+    ("AdamW", dict(lr=0.01, foreach=False, fused=False)),
+    ("RMSprop", dict(lr=0.005, foreach=True, capturable=False)),
+    ("Adagrad", dict(lr=0.05, foreach=False, fused=None)),
+])
+def test_existing_optimizers_accept_pytorch_flags(name, kw):
+    """A PyTorch script's implementation flags run unchanged and change nothing."""
+    ps = [gs.tensor(a.copy(), requires_grad=True) for a in INIT]
+    opt = getattr(gs.optim, name)(ps, **kw)
+    tps = [torch.tensor(a.copy(), requires_grad=True) for a in INIT]
+    topt = getattr(torch.optim, name)(tps, **kw)
+    x, y = gs.tensor(X), gs.tensor(Y)
+    tx, ty = torch.tensor(X), torch.tensor(Y)
+    for _ in range(30):
+        opt.zero_grad()
+        _loss_gs(ps, x, y, 1.0).backward()
+        opt.step()
+        topt.zero_grad()
+        _loss_torch(tps, tx, ty, 1.0).backward()
+        topt.step()
+    _assert_close([p._data for p in ps], [p.detach().numpy() for p in tps])

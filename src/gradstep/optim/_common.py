@@ -41,20 +41,23 @@ def lerp_(start: np.ndarray, end: np.ndarray, weight: float, tmp: np.ndarray) ->
 
 
 def check_compat_flags(name: str, *, capturable: bool = False, differentiable: bool = False,
-                       foreach: Any = None) -> None:
+                       foreach: Any = None, fused: Any = None) -> None:
     """Validate PyTorch's implementation flags, which gradstep accepts for compatibility.
 
-    ``foreach`` (None or a bool) is ignored: it selects how PyTorch batches the same
-    arithmetic over tensors, never what is computed. ``capturable`` (CUDA graph capture)
-    and ``differentiable`` (autograd through the step) have no meaning for gradstep's
-    NumPy update and are only accepted as False.
+    ``foreach`` and ``fused`` (None or a bool) are ignored: they select how PyTorch batches
+    the same update rule over tensors (which changes at most the rounding), never the rule.
+    gradstep uses its own fused C kernels whenever they are built (bit-identical to its
+    NumPy path). ``capturable`` (CUDA graph capture) and ``differentiable`` (autograd
+    through the step) have no meaning for gradstep's NumPy update and are only accepted as
+    False.
 
     Raises:
-        TypeError: ``foreach`` is not None or a bool.
+        TypeError: ``foreach`` or ``fused`` is not None or a bool.
         ValueError: ``capturable`` or ``differentiable`` is true.
     """
-    if foreach is not None and not isinstance(foreach, bool):
-        raise TypeError(f"{name}: foreach must be None or a bool, got {foreach!r}")
+    for flag, value in (("foreach", foreach), ("fused", fused)):
+        if value is not None and not isinstance(value, bool):
+            raise TypeError(f"{name}: {flag} must be None or a bool, got {value!r}")
     for flag, value in (("capturable", capturable), ("differentiable", differentiable)):
         if value:
             raise ValueError(

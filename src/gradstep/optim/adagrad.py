@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from gradstep.optim._common import check_compat_flags
 from gradstep.optim._kernels import axpy, elementwise
 from gradstep.optim.optimizer import Alloc, Optimizer, _check_nonneg
 
@@ -74,6 +75,9 @@ class Adagrad(Optimizer):
         initial_accumulator_value: starting value of the sum of squares (>= 0).
         eps: added to the denominator (>= 0).
         maximize: ascend the objective instead.
+        foreach, differentiable, fused: PyTorch's implementation flags, accepted for
+            compatibility (``foreach`` and ``fused`` ignored, ``differentiable`` only False;
+            see :func:`gradstep.optim._common.check_compat_flags`).
         flat: move the parameters into flat buffers (see :meth:`Optimizer.flatten`).
 
     State per parameter: ``step``, ``sum`` (created at construction, as PyTorch).
@@ -90,10 +94,15 @@ class Adagrad(Optimizer):
         weight_decay: float = 0.0,
         initial_accumulator_value: float = 0.0,
         eps: float = 1e-10,
+        foreach: bool | None = None,
         *,
         maximize: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
         flat: bool = False,
     ) -> None:
+        check_compat_flags(type(self).__name__, differentiable=differentiable,
+                           foreach=foreach, fused=fused)
         defaults = dict(
             lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
             initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize,

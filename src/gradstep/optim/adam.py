@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from gradstep.optim._common import check_compat_flags
 from gradstep.optim._kernels import axpy, elementwise, run_fused, scal
 from gradstep.optim.optimizer import Alloc, Optimizer, _check_nonneg, _check_unit
 
@@ -129,6 +130,9 @@ class Adam(Optimizer):
         amsgrad: use the running maximum of the second moment.
         maximize: ascend the objective instead.
         decoupled_weight_decay: decay the weights directly (AdamW).
+        foreach, capturable, differentiable, fused: PyTorch's implementation flags, accepted
+            for compatibility (``foreach`` and ``fused`` ignored, the other two only False;
+            see :func:`gradstep.optim._common.check_compat_flags`).
         flat: move the parameters into flat buffers (see :meth:`Optimizer.flatten`).
 
     State per parameter: ``step`` (int), ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``
@@ -144,10 +148,16 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
         amsgrad: bool = False,
         *,
+        foreach: bool | None = None,
         maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
         decoupled_weight_decay: bool = False,
         flat: bool = False,
     ) -> None:
+        check_compat_flags(type(self).__name__, capturable=capturable,
+                           differentiable=differentiable, foreach=foreach, fused=fused)
         defaults = dict(
             lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
             maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
@@ -217,10 +227,15 @@ class AdamW(Adam):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
         flat: bool = False,
     ) -> None:
         super().__init__(
-            params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+            params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, foreach=foreach,
+            capturable=capturable, differentiable=differentiable, fused=fused,
             decoupled_weight_decay=True, flat=flat,
         )
 

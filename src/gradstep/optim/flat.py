@@ -199,10 +199,6 @@ class FlatBuffer:
             )
         return next(iter(self.data.values()))
 
-    def views(self, p: Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """``(data_view, grad_view)`` of parameter ``p``."""
-        return self._views[id(p)]
-
     def locate(self, p: Tensor) -> tuple[FlatSegment, int]:
         """``(segment, index within the segment)`` of parameter ``p``."""
         return self._loc[id(p)]

@@ -10,7 +10,7 @@ import numpy as np
 from gradstep.optim._line_search import strong_wolfe
 from gradstep.optim.flat import FlatBuffer
 from gradstep.optim.optimizer import Optimizer, _check_nonneg
-from gradstep.tensor import enable_grad
+from gradstep.tensor import Tensor, enable_grad
 
 __all__ = ["LBFGS", "lbfgs_direction"]
 
@@ -340,6 +340,8 @@ class LBFGS(Optimizer):
         n = sum(p._data.size for p in self.param_groups[0]["params"])
         out: dict[str, Any] = {}
         for k, v in st.items():
+            if isinstance(v, Tensor):  # e.g. a state read back by gradstep.load
+                v = v._data
             if k in ("d", "prev_flat_grad"):
                 if not isinstance(v, np.ndarray) or v.shape != (n,):
                     raise ValueError(f"{name}.load_state_dict: '{k}' must be an array of "

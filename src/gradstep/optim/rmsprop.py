@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from gradstep.optim._common import check_compat_flags
 from gradstep.optim._kernels import axpy, elementwise, scal
 from gradstep.optim.optimizer import Alloc, Optimizer, _check_nonneg
 
@@ -99,6 +100,9 @@ class RMSprop(Optimizer):
         momentum: (>= 0).
         centered: normalise by the estimated variance of the gradient.
         maximize: ascend the objective instead.
+        capturable, foreach, differentiable: PyTorch's implementation flags, accepted for
+            compatibility (``foreach`` ignored, the other two only False; see
+            :func:`gradstep.optim._common.check_compat_flags`).
         flat: move the parameters into flat buffers (see :meth:`Optimizer.flatten`).
 
     State per parameter: ``step``, ``square_avg``, ``momentum_buffer`` (momentum > 0),
@@ -114,10 +118,15 @@ class RMSprop(Optimizer):
         weight_decay: float = 0.0,
         momentum: float = 0.0,
         centered: bool = False,
-        *,
+        capturable: bool = False,
+        foreach: bool | None = None,
         maximize: bool = False,
+        differentiable: bool = False,
+        *,
         flat: bool = False,
     ) -> None:
+        check_compat_flags(type(self).__name__, capturable=capturable,
+                           differentiable=differentiable, foreach=foreach)
         defaults = dict(
             lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
             centered=centered, maximize=maximize,

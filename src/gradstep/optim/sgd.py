@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from gradstep.optim._common import check_compat_flags
 from gradstep.optim._kernels import axpy, elementwise, run_fused, scal
 from gradstep.optim._kernels import flush_below as _flush_below
 from gradstep.optim.optimizer import Alloc, Optimizer, _check_nonneg
@@ -127,12 +128,13 @@ def _sgd_fused(
     )
 
 
-def _flush_threshold(momentum: float, dtype: np.dtype, nsteps: int) -> float:
-    """The ``flush_below`` of step ``nsteps`` (0.0: no flush this step), see :class:`SGD`."""
+def _flush_threshold(momentum: float, dtype: np.dtype, step: int) -> float:
+    """The ``flush_below`` of a parameter's step ``step`` (0.0: no flush this step), see
+    :class:`SGD`."""
     if not 0 < momentum < 1 or dtype.kind != "f":
         return 0.0
     every = max(1, min(64, int(26 * math.log(2) / -math.log(momentum))))
-    if nsteps % every:
+    if step % every:
         return 0.0
     return float(np.finfo(dtype).tiny) * 2.0**26
 
@@ -153,19 +155,29 @@ class SGD(Optimizer):
         nesterov: Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
         weight_decay: L2 coefficient :math:`\lambda` (>= 0).
         maximize: ascend the objective instead.
+        foreach, differentiable, fused: PyTorch's implementation flags, accepted for
+            compatibility (``foreach`` and ``fused`` ignored, ``differentiable`` only False;
+            see :func:`gradstep.optim._common.check_compat_flags`).
         momentum_form: ``"pytorch"`` (``b = mu*b + g; p -= lr*b``) or ``"sutskever"``
             (``v = mu*v - lr*g; p += v``).
+        flush_subnormals: zero tiny momentum-buffer entries before they become subnormal
+            (see below; off by default, a per-group option).
         flat: move the parameters into flat buffers (see :meth:`Optimizer.flatten`).
 
-    State per parameter: ``momentum_buffer`` (when ``momentum > 0``).
+    State per parameter: ``momentum_buffer`` (when ``momentum > 0``), and ``step`` (int)
+    when ``flush_subnormals`` is on.
 
-    Subnormals: a buffer entry whose gradient stays zero (a dead ReLU unit) decays
-    geometrically into the subnormal range, where every arithmetic operation takes a
-    microcode assist on Intel CPUs (``buf *= 0.9`` over 64 Ki subnormal float32: 680 us
-    against 13 us; PyTorch pays the same). Every ``K`` steps (``mu**K >= 2**-26``, at most
-    64) entries below ``2**26`` times the dtype's smallest normal number (``2**-100`` in
-    float32) are set to zero, so no entry ever becomes subnormal. Such entries move no
-    parameter (``lr * 2**-100`` is below half an ulp of any weight above ``2**-70``).
+    Subnormals (``flush_subnormals=True``, off by default): a buffer entry whose gradient
+    stays zero (a dead ReLU unit) decays geometrically into the subnormal range, where every
+    arithmetic operation takes a microcode assist on Intel CPUs (``buf *= 0.9`` over 64 Ki
+    subnormal float32: 680 us against 13 us; PyTorch pays the same). With the option on,
+    every ``K`` steps of a parameter (``mu**K >= 2**-26``, at most 64; counted by its
+    ``step``, which is saved with the state) buffer entries below ``2**26`` times the
+    dtype's smallest normal number (``2**-100`` in float32) are set to zero, so no entry
+    ever becomes subnormal. This is not PyTorch's arithmetic: such an entry still moves a
+    parameter smaller than about ``lr * 2**-76`` (for instance one that is exactly zero), so
+    trajectories can differ from PyTorch's in those tiny values; with the option off (the
+    default) the buffers are PyTorch's exactly.
     """
 
     def __init__(
@@ -174,29 +186,31 @@ class SGD(Optimizer):
         lr: float = 1e-3,
         momentum: float = 0.0,
         dampening: float = 0.0,
-        nesterov: bool = False,
         weight_decay: float = 0.0,
-        maximize: bool = False,
-        momentum_form: str = "pytorch",
+        nesterov: bool = False,
         *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
+        momentum_form: str = "pytorch",
+        flush_subnormals: bool = False,
         flat: bool = False,
     ) -> None:
+        name = type(self).__name__
+        check_compat_flags(name, differentiable=differentiable, foreach=foreach, fused=fused)
         defaults = dict(
             lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
             weight_decay=weight_decay, maximize=maximize, momentum_form=momentum_form,
+            flush_subnormals=flush_subnormals,
         )
-        self._nsteps = 0
         super().__init__(params, defaults)
         if flat:
             self.flatten()
 
-    def step(self, closure: Any = None) -> Any:
-        loss = super().step(closure)
-        self._nsteps += 1
-        return loss
-
     def _check_group(self, group: dict[str, Any]) -> None:
         name = type(self).__name__
+        group.setdefault("flush_subnormals", False)  # absent from states saved before it
         for k in ("lr", "momentum", "dampening", "weight_decay"):
             _check_nonneg(name, k, group[k])
         form = group["momentum_form"]
@@ -227,11 +241,15 @@ class SGD(Optimizer):
                 first = True
                 buf = alloc("momentum_buffer", 0.0 if sutskever else None)
                 state["momentum_buffer"] = buf
+        flush_below = 0.0
+        if group["flush_subnormals"]:
+            state["step"] = state.get("step", 0) + 1
+            flush_below = _flush_threshold(momentum, param.dtype, state["step"])
         hyper = dict(
             lr=group["lr"], momentum=momentum, dampening=group["dampening"],
             nesterov=group["nesterov"], weight_decay=group["weight_decay"],
             maximize=group["maximize"], momentum_form=group["momentum_form"], first=first,
-            flush_below=_flush_threshold(momentum, param.dtype, self._nsteps),
+            flush_below=flush_below,
         )
 
         if _sgd_fused(param, grad, buf, **hyper):
