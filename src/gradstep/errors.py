@@ -12,8 +12,27 @@ class GradstepError(Exception):
     """Base class of every gradstep-specific error."""
 
 
-class ShapeError(GradstepError, ValueError):
-    """Operand shapes do not fit an op, e.g. ``matmul: cannot multiply (32, 784) by (100, 10)``."""
+class ShapeError(GradstepError, ValueError, RuntimeError):
+    """Operand shapes do not fit an op, e.g. ``matmul: cannot multiply (32, 784) by (100, 10)``.
+
+    A ``ValueError``, and also a ``RuntimeError`` because PyTorch raises ``RuntimeError`` for
+    the same mistakes, so ``except RuntimeError`` written for PyTorch catches it too.
+    """
+
+
+class DimensionError(ShapeError, IndexError):
+    """A ``dim`` (or ``axis``) argument is out of range for the tensor, e.g.
+    ``sum: dim 2 is out of range for a tensor with 2 dimensions (expected -2..1)``.
+
+    A :class:`ShapeError`, and an ``IndexError`` as PyTorch's "Dimension out of range".
+    """
+
+
+class DTypeError(GradstepError, TypeError, RuntimeError):
+    """An op got a dtype it cannot work with, e.g. an int64 tensor asked to require grad.
+
+    A ``TypeError``, and a ``RuntimeError`` as PyTorch raises for the same mistakes.
+    """
 
 
 class GradError(GradstepError, RuntimeError):
@@ -25,7 +44,24 @@ class GradcheckError(GradstepError, AssertionError):
 
 
 class NonFiniteError(GradstepError, FloatingPointError):
-    """A loss, gradient or parameter became NaN or infinite during training."""
+    """A loss, gradient or parameter became NaN or infinite during training.
+
+    Attributes:
+        epoch: the 1-based epoch in which it happened (None when not raised by a fit loop).
+        step: the 1-based optimizer step (None when not raised by a fit loop).
+        parameter: the name of the first non-finite gradient or parameter, or None.
+    """
+
+    def __init__(self, message: str, epoch: int | None = None, step: int | None = None,
+                 parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.step = step
+        self.parameter = parameter
+
+
+class DeviceError(GradstepError, RuntimeError):
+    """A device other than the CPU was requested (``t.to("cuda")``): gradstep runs on the CPU."""
 
 
 class CheckpointError(GradstepError, ValueError):

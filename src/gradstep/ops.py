@@ -1,4 +1,4 @@
-"""Differentiable primitive ops: each forward is followed by its vector-Jacobian product.
+"""Differentiable ops: each primitive's forward is followed by its vector-Jacobian product.
 
 Every primitive computes its result with NumPy and hands :meth:`Tensor._make` a
 closure ``backward(g) -> (grad_input_0, grad_input_1, ...)``. A closure may return a
@@ -6,53 +6,146 @@ gradient in any shape that broadcasts to its input (the engine un-broadcasts
 centrally) and must never modify ``g`` in place.
 
 Every primitive is listed in :data:`PRIMITIVES`; the test suite checks each one
-against finite differences and against PyTorch.
+against finite differences and against PyTorch. This module holds the arithmetic and the
+reductions and re-exports the primitives of ``_ops_shape`` (shapes, indexing, joining),
+``_ops_elementwise`` (math, activations, softmax) and ``_ops_extra`` (PyTorch's further
+ops, comparisons and logic). Names and signatures are PyTorch's (``dim=``/``keepdim=``,
+with ``axis=``/``keepdims=`` accepted as aliases).
+
+Importing this module hands it to :mod:`gradstep._tensor_methods` (``bind``), which routes
+the Tensor methods and operators here; ``gradstep.tensor`` never imports this module.
 """
 
 from __future__ import annotations
 
 import builtins
-import math
-from collections.abc import Callable, Sequence
+import sys
+from collections import namedtuple
 from typing import Any
 
 import numpy as np
 
-from gradstep.errors import ShapeError
+from gradstep import _dtypes, _tensor_methods
+from gradstep._inplace import inplace, setitem_  # noqa: F401  (re-exported)
+from gradstep._ops_elementwise import (  # noqa: F401  (re-exported)
+    _sigmoid,
+    abs,
+    erf,
+    exp,
+    gelu,
+    leaky_relu,
+    log,
+    log_softmax,
+    logsumexp,
+    relu,
+    sigmoid,
+    softmax,
+    sqrt,
+    tanh,
+)
+from gradstep._ops_extra import (  # noqa: F401  (re-exported)
+    all,
+    allclose,
+    any,
+    argmax,
+    argmin,
+    bitwise_and,
+    bitwise_not,
+    bitwise_or,
+    bitwise_xor,
+    ceil,
+    clone,
+    cos,
+    cumsum,
+    einsum,
+    eq,
+    equal,
+    expm1,
+    flip,
+    floor,
+    floor_divide,
+    gather,
+    ge,
+    gt,
+    index_put,
+    isclose,
+    isfinite,
+    isinf,
+    isnan,
+    le,
+    log1p,
+    log2,
+    log10,
+    logical_and,
+    logical_not,
+    logical_or,
+    lt,
+    ne,
+    prod,
+    reciprocal,
+    remainder,
+    repeat,
+    roll,
+    round,
+    rsqrt,
+    scatter,
+    sign,
+    sin,
+    square,
+    tan,
+    tril,
+    triu,
+    trunc,
+)
+from gradstep._ops_shape import (  # noqa: F401  (re-exported)
+    astype,
+    broadcast_to,
+    cat,
+    chunk,
+    clamp,
+    clip,
+    concatenate,
+    expand,
+    flatten,
+    getitem,
+    index_select,
+    masked_fill,
+    maximum,
+    minimum,
+    narrow,
+    permute,
+    reshape,
+    select,
+    split,
+    squeeze,
+    stack,
+    swapaxes,
+    t,
+    transpose,
+    unbind,
+    unsqueeze,
+    view,
+    where,
+)
+from gradstep._opsutil import (  # noqa: F401  (re-exported)
+    PRIMITIVES,
+    binary_dtype,
+    check_dim,
+    dims_kw,
+    expand_reduced,
+    index_key,
+    norm_dims,
+    primitive,
+    scalar_operand,
+)
+from gradstep._opsutil import const as _t
+from gradstep._opsutil import data_of as _data
+from gradstep.errors import DTypeError, ShapeError
 from gradstep.tensor import Tensor
 
-PRIMITIVES: dict[str, Callable[..., Any]] = {}
-"""Name -> function of every differentiable primitive (the gradcheck test iterates it)."""
-
-
-def primitive(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Register ``func`` as a differentiable primitive."""
-    PRIMITIVES[func.__name__.rstrip("_")] = func
-    return func
-
-
 _make = Tensor._make
-_new = Tensor.__new__
-
-
-def _data(x: Any) -> Any:
-    return x._data if isinstance(x, Tensor) else x
-
-
-def _t(x: Any) -> Tensor:
-    """Wrap a non-tensor operand (scalar or array) as a constant tensor."""
-    if isinstance(x, Tensor):
-        return x
-    t = _new(Tensor)
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"operand must be numeric, got {type(x).__name__} with dtype {arr.dtype}")
-    t._data = arr
-    t._grad = None
-    t.requires_grad = False
-    t._parents = ()
-    t._backward = None
-    return t
+_index_key = index_key
+_expand_reduced = expand_reduced
 
 
 def _is_scalar(x: Any) -> bool:
@@ -65,21 +158,38 @@ def _bcast_error(op: str, a: Any, b: Any) -> ShapeError:
     return ShapeError(f"{op}: shapes {sa} and {sb} cannot be broadcast together")
 
 
+def _fix_scalar(out: np.ndarray, ad: np.ndarray, b: Any) -> np.ndarray:
+    """PyTorch's dtype for ``tensor <op> scalar`` where NumPy's differs (int tensor with a
+    float scalar: the default float dtype)."""
+    return _dtypes.scalar_result(ad, b, out) if out.dtype != ad.dtype else out
+
+
 # ----------------------------------------------------------------- arithmetic
 @primitive
 def add(a: Any, b: Any) -> Tensor:
-    """Elementwise ``a + b`` with NumPy broadcasting."""
+    """Elementwise ``a + b`` with broadcasting."""
     if _is_scalar(b):
         a = _t(a)
-        return _make(a._data + b, (a,), lambda g: (g,))
+        ad = a._data
+        out = ad + b
+        if out.dtype is not ad.dtype:
+            out = _fix_scalar(out, ad, b)
+        return _make(out, (a,), lambda g: (g,))
     if _is_scalar(a):
         b = _t(b)
-        return _make(a + b._data, (b,), lambda g: (g,))
+        bd = b._data
+        out = a + bd
+        if out.dtype is not bd.dtype:
+            out = _fix_scalar(out, bd, a)
+        return _make(out, (b,), lambda g: (g,))
     a, b = _t(a), _t(b)
+    ad, bd = a._data, b._data
     try:
-        out = a._data + b._data
+        out = ad + bd
     except ValueError:
         raise _bcast_error("add", a, b) from None
+    if ad.dtype is not bd.dtype:
+        out = binary_dtype(out, a, b)
     return _make(out, (a, b), lambda g: (g, g))
 
 
@@ -88,15 +198,26 @@ def sub(a: Any, b: Any) -> Tensor:
     """Elementwise ``a - b``."""
     if _is_scalar(b):
         a = _t(a)
-        return _make(a._data - b, (a,), lambda g: (g,))
+        ad = a._data
+        out = ad - b
+        if out.dtype is not ad.dtype:
+            out = _fix_scalar(out, ad, b)
+        return _make(out, (a,), lambda g: (g,))
     if _is_scalar(a):
         b = _t(b)
-        return _make(a - b._data, (b,), lambda g: (-g,))
+        bd = b._data
+        out = a - bd
+        if out.dtype is not bd.dtype:
+            out = _fix_scalar(out, bd, a)
+        return _make(out, (b,), lambda g: (-g,))
     a, b = _t(a), _t(b)
+    ad, bd = a._data, b._data
     try:
-        out = a._data - b._data
+        out = ad - bd
     except ValueError:
         raise _bcast_error("sub", a, b) from None
+    if ad.dtype is not bd.dtype:
+        out = binary_dtype(out, a, b)
     return _make(out, (a, b), lambda g: (g, -g if b.requires_grad else None))
 
 
@@ -105,16 +226,26 @@ def mul(a: Any, b: Any) -> Tensor:
     """Elementwise ``a * b``."""
     if _is_scalar(b):
         a = _t(a)
-        return _make(a._data * b, (a,), lambda g: (g * b,))
+        ad = a._data
+        out = ad * b
+        if out.dtype is not ad.dtype:
+            out = _fix_scalar(out, ad, b)
+        return _make(out, (a,), lambda g: (g * b,))
     if _is_scalar(a):
         b = _t(b)
-        return _make(a * b._data, (b,), lambda g: (g * a,))
+        bd = b._data
+        out = a * bd
+        if out.dtype is not bd.dtype:
+            out = _fix_scalar(out, bd, a)
+        return _make(out, (b,), lambda g: (g * a,))
     a, b = _t(a), _t(b)
     ad, bd = a._data, b._data
     try:
         out = ad * bd
     except ValueError:
         raise _bcast_error("mul", a, b) from None
+    if ad.dtype is not bd.dtype:
+        out = binary_dtype(out, a, b)
 
     def backward(g: np.ndarray) -> tuple[Any, Any]:
         return (g * bd if a.requires_grad else None, g * ad if b.requires_grad else None)
@@ -122,18 +253,37 @@ def mul(a: Any, b: Any) -> Tensor:
     return _make(out, (a, b), backward)
 
 
+def _true_div_dtype(out: np.ndarray, ad: np.ndarray, bd: Any) -> np.ndarray:
+    """Division of integers gives the default float dtype (as PyTorch)."""
+    if out.dtype.kind == "f" and ad.dtype.kind != "f" and np.asarray(bd).dtype.kind != "f":
+        return out.astype(_dtypes.DEFAULT[0], copy=False)
+    return out
+
+
 @primitive
 def div(a: Any, b: Any) -> Tensor:
-    """Elementwise ``a / b``."""
+    """Elementwise true division ``a / b`` (integers give the default float dtype)."""
     if _is_scalar(b):
         a = _t(a)
-        return _make(a._data / b, (a,), lambda g: (g / b,))
+        ad = a._data
+        out = ad / b
+        if out.dtype is not ad.dtype:
+            out = _true_div_dtype(_fix_scalar(out, ad, b), ad, b)
+        return _make(out, (a,), lambda g: (g / b,))
+    if _is_scalar(a):
+        b = _t(b)
+        bd = b._data
+        a = _t(scalar_operand(a, bd))
     a, b = _t(a), _t(b)
     ad, bd = a._data, b._data
     try:
         out = ad / bd
     except ValueError:
         raise _bcast_error("div", a, b) from None
+    if out.dtype is not ad.dtype or ad.dtype is not bd.dtype:
+        out = _true_div_dtype(binary_dtype(out, a, b) if ad.dtype != bd.dtype else out, ad, bd)
+        if ad.dtype.kind == "f" or bd.dtype.kind == "f":
+            out = out.astype(_dtypes.promote(ad, bd), copy=False)
 
     def backward(g: np.ndarray) -> tuple[Any, Any]:
         ga = g / bd if a.requires_grad else None
@@ -152,12 +302,14 @@ def neg(a: Any) -> Tensor:
 
 @primitive
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001
-    """Elementwise ``a ** b`` for scalar or tensor exponents (and scalar bases)."""
+    """Elementwise ``a ** b`` for tensor or scalar exponents and bases."""
     if _is_scalar(b):
         a = _t(a)
         ad = a._data
         if b == 2:
             return _make(ad * ad, (a,), lambda g: (g * (2 * ad),))
+        if ad.dtype.kind != "f" and isinstance(b, float):
+            ad = ad.astype(_dtypes.DEFAULT[0])
         out = ad**b
 
         def backward_s(g: np.ndarray) -> tuple[Any]:
@@ -166,12 +318,16 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001
             return (g * (b * ad ** (b - 1)),)
 
         return _make(out, (a,), backward_s)
+    if _is_scalar(a):
+        a = _t(scalar_operand(a, _t(b)._data))
     a, b = _t(a), _t(b)
     ad, bd = a._data, b._data
     try:
         out = np.power(ad, bd)
     except ValueError:
         raise _bcast_error("pow", a, b) from None
+    if ad.dtype is not bd.dtype:
+        out = binary_dtype(out, a, b)
 
     def backward(g: np.ndarray) -> tuple[Any, Any]:
         ga = g * bd * np.power(ad, bd - 1) if a.requires_grad else None
@@ -190,7 +346,7 @@ def _matmul_error(ad: np.ndarray, bd: np.ndarray) -> ShapeError:
 
 @primitive
 def matmul(a: Any, b: Any) -> Tensor:
-    """Matrix product with NumPy semantics (1-D, 2-D and batched N-D operands).
+    """Matrix product with broadcasting batch dims (1-D, 2-D and batched N-D operands).
 
     Shape: ``(..., n, k) @ (..., k, m) -> (..., n, m)``; a 1-D left operand is a row,
     a 1-D right operand a column, and the added dimension is removed.
@@ -205,6 +361,8 @@ def matmul(a: Any, b: Any) -> Tensor:
         out = ad @ bd
     except ValueError:
         raise _matmul_error(ad, bd) from None
+    if ad.dtype != bd.dtype:
+        out = binary_dtype(np.asarray(out), a, b)
     if ad.ndim == 2 and bd.ndim == 2:
 
         def backward2(g: np.ndarray) -> tuple[Any, Any]:
@@ -244,573 +402,255 @@ def _sum_to_ndim(x: np.ndarray, ndim: int) -> np.ndarray:
     return x
 
 
+def mm(a: Any, b: Any) -> Tensor:
+    """Product of two matrices (both must be 2-D)."""
+    a, b = _t(a), _t(b)
+    if a._data.ndim != 2 or b._data.ndim != 2:
+        raise ShapeError(f"mm: both operands must be 2-D, got {a.shape} and {b.shape}")
+    return matmul(a, b)  # type: ignore[no-any-return]
+
+
+def bmm(a: Any, b: Any) -> Tensor:
+    """Batched product of ``(B, n, k)`` and ``(B, k, m)`` tensors."""
+    a, b = _t(a), _t(b)
+    if a._data.ndim != 3 or b._data.ndim != 3 or a.shape[0] != b.shape[0]:
+        raise ShapeError(f"bmm: expected (B, n, k) and (B, k, m), got {a.shape} and {b.shape}")
+    return matmul(a, b)  # type: ignore[no-any-return]
+
+
+def dot(a: Any, b: Any) -> Tensor:
+    """Inner product of two 1-D tensors of equal length."""
+    a, b = _t(a), _t(b)
+    if a._data.ndim != 1 or b._data.ndim != 1 or a.shape != b.shape:
+        raise ShapeError(f"dot: expected two 1-D tensors of equal length, got {a.shape} and "
+                         f"{b.shape}")
+    return matmul(a, b)  # type: ignore[no-any-return]
+
+
+def outer(a: Any, b: Any) -> Tensor:
+    """Outer product of two 1-D tensors: ``out[i, j] = a[i] * b[j]``."""
+    a, b = _t(a), _t(b)
+    if a._data.ndim != 1 or b._data.ndim != 1:
+        raise ShapeError(f"outer: expected two 1-D tensors, got {a.shape} and {b.shape}")
+    return mul(reshape(a, (-1, 1)), reshape(b, (1, -1)))  # type: ignore[no-any-return]
+
+
+ger = outer
+
+
+def addmm(input: Any, mat1: Any, mat2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:  # noqa: A002
+    """``beta * input + alpha * (mat1 @ mat2)``."""
+    prod_ = mm(mat1, mat2)
+    if alpha != 1:
+        prod_ = mul(prod_, alpha)
+    inp = _t(input) if beta == 1 else mul(input, beta)
+    return add(inp, prod_)  # type: ignore[no-any-return]
+
+
 # ---------------------------------------------------------------- reductions
-def _norm_axis(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
-    for ax in axes:
-        ax = int(ax)
-        if not -ndim <= ax < builtins.max(ndim, 1):
-            raise ShapeError(f"{op}: axis {ax} is out of range for a tensor with {ndim} dimensions")
-        out.append(ax % ndim if ndim else 0)
-    return tuple(out)
+def _float_only(ad: np.ndarray, op: str) -> None:
+    if ad.dtype.kind != "f":
+        raise DTypeError(
+            f"{op}: input dtype must be floating point, got {ad.dtype.name} "
+            "(convert with .float() first, or pass dtype=)"
+        )
 
 
-def _expand_reduced(g: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
-    if keepdims or not axes:
-        return g
-    return np.expand_dims(g, axes)
+def _reduce_input(a: Any, kw: dict[str, Any], op: str) -> Tensor:
+    a = _t(a)
+    dtype = kw.pop("dtype", None)
+    if dtype is not None:
+        a = astype(a, dtype)
+    return a  # type: ignore[no-any-return]
 
 
 @primitive
-def sum(a: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Sum over ``axis`` (all axes when None)."""
-    a = _t(a)
+def sum(a: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:  # noqa: A001
+    """Sum over ``dim`` (all dims when None); integer and bool inputs sum to int64."""
+    a = _reduce_input(a, kw, "sum")
+    dim, keepdim = dims_kw("sum", dim, keepdim, kw)
     ad = a._data
-    axes = _norm_axis(axis, ad.ndim, "sum")
-    out = np.sum(ad, axis=axes, keepdims=keepdims)
+    axes = norm_dims(dim, ad.ndim, "sum")
+    out = np.sum(ad, axis=axes, keepdims=keepdim)
+    if ad.dtype.kind in "biu" and out.dtype != np.int64:
+        out = np.asarray(out).astype(np.int64)
     shape = ad.shape
 
     def backward(g: np.ndarray) -> tuple[Any]:
-        return (np.broadcast_to(_expand_reduced(g, axes, keepdims), shape),)
+        return (np.broadcast_to(expand_reduced(g, axes, keepdim), shape),)
 
     return _make(np.asarray(out), (a,), backward)
 
 
 @primitive
-def mean(a: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Arithmetic mean over ``axis``."""
-    a = _t(a)
+def mean(a: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    """Arithmetic mean over ``dim`` (floating-point inputs, or pass ``dtype=``)."""
+    a = _reduce_input(a, kw, "mean")
+    dim, keepdim = dims_kw("mean", dim, keepdim, kw)
     ad = a._data
-    axes = _norm_axis(axis, ad.ndim, "mean")
+    _float_only(ad, "mean")
+    axes = norm_dims(dim, ad.ndim, "mean")
     count = 1
     for ax in axes:
         count *= ad.shape[ax]
-    out = np.sum(ad, axis=axes, keepdims=keepdims) / np.asarray(count, dtype=ad.dtype)
+    out = np.sum(ad, axis=axes, keepdims=keepdim) / np.asarray(count, dtype=ad.dtype)
     shape = ad.shape
 
     def backward(g: np.ndarray) -> tuple[Any]:
-        return (np.broadcast_to(_expand_reduced(g, axes, keepdims) / count, shape),)
+        return (np.broadcast_to(expand_reduced(g, axes, keepdim) / count, shape),)
 
     return _make(np.asarray(out, dtype=ad.dtype), (a,), backward)
 
 
-def _extreme(a: Any, axis: Any, keepdims: bool, fn: Any, name: str) -> Tensor:
+def _extreme(a: Any, dim: Any, keepdim: bool, kw: dict[str, Any], fn: Any, name: str) -> Tensor:
+    dim, keepdim = dims_kw(name, dim, keepdim, kw)
     a = _t(a)
     ad = a._data
     if ad.size == 0:
         raise ShapeError(f"{name}: reduction of an empty tensor of shape {ad.shape}")
-    axes = _norm_axis(axis, ad.ndim, name)
+    axes = norm_dims(dim, ad.ndim, name)
     out = fn(ad, axis=axes, keepdims=True)
 
     def backward(g: np.ndarray) -> tuple[Any]:
         mask = ad == out
         count = mask.sum(axis=axes, keepdims=True)
-        return (mask * (_expand_reduced(g, axes, keepdims) / count),)
+        return (mask * (expand_reduced(g, axes, keepdim) / count),)
 
-    res = out if keepdims else np.squeeze(out, axis=axes)
+    res = out if keepdim else np.squeeze(out, axis=axes)
     return _make(np.asarray(res), (a,), backward)
 
 
 @primitive
-def max(a: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Maximum over ``axis``; the gradient is shared equally among tied maxima."""
-    return _extreme(a, axis, keepdims, np.max, "max")
+def amax(a: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    """Maximum over ``dim`` (all dims when None); tied maxima share the gradient equally."""
+    return _extreme(a, dim, keepdim, kw, np.max, "amax")
 
 
 @primitive
-def min(a: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Minimum over ``axis``; the gradient is shared equally among tied minima."""
-    return _extreme(a, axis, keepdims, np.min, "min")
+def amin(a: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    """Minimum over ``dim``; tied minima share the gradient equally."""
+    return _extreme(a, dim, keepdim, kw, np.min, "amin")
+
+
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+"""What ``max(dim)``/``min(dim)`` return: ``(values, indices)`` with names, as PyTorch."""
+
+
+def _max_min(a: Any, dim: Any, keepdim: bool, kw: dict[str, Any], name: str) -> Any:
+    if isinstance(dim, Tensor) or isinstance(dim, np.ndarray):
+        return (maximum if name == "max" else minimum)(a, dim)
+    dim, keepdim = dims_kw(name, dim, keepdim, kw)
+    if dim is None:
+        return (amax if name == "max" else amin)(a)
+    a = _t(a)
+    d = check_dim(dim, a._data.ndim, name)
+    if a._data.ndim == 0:
+        return ValuesIndices(clone(a), argmax(a))
+    idx = (argmax if name == "max" else argmin)(a, d, keepdim=True)
+    values = gather(a, d, idx)
+    if not keepdim:
+        values = squeeze(values, d)
+        idx = squeeze(idx, d)
+    return ValuesIndices(values, idx)
+
+
+def max(a: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:  # noqa: A001
+    """``max(a)``: the largest element; ``max(a, dim)``: ``(values, indices)`` along ``dim``
+    (the gradient goes to the returned index); ``max(a, other)``: :func:`maximum`."""
+    return _max_min(a, dim, keepdim, kw, "max")
+
+
+def min(a: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:  # noqa: A001
+    """As :func:`max`, for the smallest elements."""
+    return _max_min(a, dim, keepdim, kw, "min")
+
+
+def _correction(unbiased: Any, kw: dict[str, Any]) -> float:
+    corr = kw.pop("correction", None)
+    ddof = kw.pop("ddof", None)
+    if corr is not None:
+        return float(corr)
+    if ddof is not None:
+        return float(ddof)
+    if unbiased is None:
+        return 1.0
+    return 1.0 if unbiased else 0.0
 
 
 @primitive
-def var(a: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (NumPy's convention:
-    ``ddof=0`` is the biased estimate; PyTorch's default ``correction=1`` is ``ddof=1``)."""
+def var(a: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False,
+        **kw: Any) -> Tensor:
+    """Variance over ``dim`` with PyTorch's default ``correction=1`` (the unbiased estimate,
+    dividing by ``N - 1``); ``unbiased=False`` or ``correction=0`` divides by ``N``
+    (``ddof=`` is accepted as NumPy's spelling of ``correction``)."""
+    corr = _correction(unbiased, kw)
+    dim, keepdim = dims_kw("var", dim, keepdim, kw)
     a = _t(a)
     ad = a._data
-    axes = _norm_axis(axis, ad.ndim, "var")
+    _float_only(ad, "var")
+    axes = norm_dims(dim, ad.ndim, "var")
     n = 1
     for ax in axes:
         n *= ad.shape[ax]
     centered = ad - ad.mean(axis=axes, keepdims=True)
-    denom = n - ddof
-    out = np.sum(centered * centered, axis=axes, keepdims=keepdims) / denom
+    denom = builtins.max(n - corr, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.sum(centered * centered, axis=axes, keepdims=keepdim) / denom
 
     def backward(g: np.ndarray) -> tuple[Any]:
-        return (_expand_reduced(g, axes, keepdims) * (2.0 / denom) * centered,)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (expand_reduced(g, axes, keepdim) * (2.0 / denom) * centered,)
 
     return _make(np.asarray(out, dtype=ad.dtype), (a,), backward)
 
 
-# ------------------------------------------------------------------- shaping
-@primitive
-def reshape(a: Any, shape: Sequence[int]) -> Tensor:
-    """View the data with a new shape (one dimension may be -1)."""
+def std(a: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False,
+        **kw: Any) -> Tensor:
+    """Standard deviation: ``sqrt(var(...))`` with the same arguments as :func:`var`."""
+    return sqrt(var(a, dim, unbiased, keepdim, **kw))  # type: ignore[no-any-return]
+
+
+def norm(a: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    """Vector p-norm over ``dim`` (all elements when None): 2 / ``"fro"`` (default), 1,
+    ``inf``, ``-inf`` or any positive p."""
+    dtype = kw.pop("dtype", None)
+    dim, keepdim = dims_kw("norm", dim, keepdim, kw)
     a = _t(a)
-    ad = a._data
-    try:
-        out = ad.reshape(shape)
-    except (ValueError, TypeError):
-        raise ShapeError(
-            f"reshape: cannot reshape {ad.shape} ({ad.size} elements) to {tuple(shape)}"
-        ) from None
-    in_shape = ad.shape
-    return _make(out, (a,), lambda g: (g.reshape(in_shape),))
-
-
-@primitive
-def transpose(a: Any, axes: Sequence[int] | None = None) -> Tensor:
-    """Permute axes (reverse them when ``axes`` is None)."""
-    a = _t(a)
-    ad = a._data
-    if axes is not None:
-        axes = tuple(int(x) for x in axes)
-        if (
-            sorted(x % builtins.max(ad.ndim, 1) for x in axes) != list(range(ad.ndim))
-            or len(axes) != ad.ndim
-        ):
-            raise ShapeError(f"transpose: axes {axes} are not a permutation for shape {ad.shape}")
-        inv = tuple(np.argsort([x % ad.ndim for x in axes]))
-    else:
-        inv = None
-    out = np.transpose(ad, axes)
-    return _make(out, (a,), lambda g: (np.transpose(g, inv),))
-
-
-def permute(a: Any, axes: Sequence[int]) -> Tensor:
-    """Alias of :func:`transpose` with explicit axes."""
-    return transpose(a, axes)
-
-
-def flatten(a: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merge dimensions ``start_dim..end_dim`` (inclusive) into one."""
-    a = _t(a)
-    shape = a._data.shape
-    nd = len(shape)
-    if nd == 0:
-        return reshape(a, (1,))
-    s, e = start_dim % nd, end_dim % nd
-    if s > e:
-        raise ShapeError(
-            f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {shape}"
-        )
-    merged = math.prod(shape[s : e + 1])
-    return reshape(a, shape[:s] + (merged,) + shape[e + 1 :])
-
-
-def squeeze(a: Any, axis: Any = None) -> Tensor:
-    """Remove size-1 dimensions (all, or those in ``axis``)."""
-    a = _t(a)
-    shape = a._data.shape
-    if axis is None:
-        new = tuple(s for s in shape if s != 1)
-    else:
-        axes = _norm_axis(axis, len(shape), "squeeze")
-        for ax in axes:
-            if shape[ax] != 1:
-                raise ShapeError(
-                    f"squeeze: dimension {ax} of shape {shape} has size {shape[ax]}, not 1"
-                )
-        new = tuple(s for i, s in enumerate(shape) if i not in axes)
-    return reshape(a, new)
-
-
-def unsqueeze(a: Any, axis: int) -> Tensor:
-    """Insert a size-1 dimension at ``axis``."""
-    a = _t(a)
-    shape = a._data.shape
-    nd = len(shape) + 1
-    if not -nd <= axis < nd:
-        raise ShapeError(f"unsqueeze: axis {axis} is out of range for shape {shape}")
-    ax = axis % nd
-    return reshape(a, shape[:ax] + (1,) + shape[ax:])
-
-
-@primitive
-def broadcast_to(a: Any, shape: Sequence[int]) -> Tensor:
-    """Broadcast to ``shape`` (a read-only view); the gradient is summed back."""
-    a = _t(a)
-    try:
-        out = np.broadcast_to(a._data, tuple(shape))
-    except ValueError:
-        raise ShapeError(
-            f"broadcast_to: cannot broadcast {a._data.shape} to {tuple(shape)}"
-        ) from None
-    return _make(out, (a,), lambda g: (g,))
-
-
-@primitive
-def astype(a: Any, dtype: Any) -> Tensor:
-    """Convert to ``dtype``; the gradient is converted back."""
-    a = _t(a)
-    return _make(a._data.astype(dtype), (a,), lambda g: (g,))
-
-
-def _index_key(index: Any) -> Any:
-    if isinstance(index, Tensor):
-        return index._data
-    if isinstance(index, tuple):
-        return tuple(i._data if isinstance(i, Tensor) else i for i in index)
-    return index
-
-
-def _is_basic(key: Any) -> bool:
-    items = key if isinstance(key, tuple) else (key,)
-    for k in items:
-        if not (isinstance(k, (int, np.integer, slice)) or k is None or k is Ellipsis):
-            return False
-    return True
-
-
-@primitive
-def getitem(a: Any, index: Any) -> Tensor:
-    """Indexing with ints, slices, None, Ellipsis, integer arrays and boolean masks.
-
-    The backward scatter-adds, so repeated indices receive the sum of their gradients.
-    """
-    a = _t(a)
-    ad = a._data
-    key = _index_key(index)
-    try:
-        out = ad[key]
-    except IndexError as exc:
-        raise IndexError(f"getitem: {exc} (tensor shape {ad.shape})") from None
-    basic = _is_basic(key)
-
-    def backward(g: np.ndarray) -> tuple[Any]:
-        full = np.zeros(ad.shape, dtype=g.dtype)
-        if basic:
-            full[key] = g
-        else:
-            np.add.at(full, key, g)
-        return (full,)
-
-    if basic:
-        out = out.copy() if isinstance(out, np.ndarray) else np.asarray(out)
-    return _make(np.asarray(out), (a,), backward)
-
-
-def _check_same_dims(op: str, shapes: list[tuple[int, ...]], axis: int, skip_axis: bool) -> None:
-    first = shapes[0]
-    for s in shapes[1:]:
-        if len(s) != len(first):
-            raise ShapeError(
-                f"{op}: all tensors need the same number of dimensions, got {first} and {s}"
-            )
-        for i, (x, y) in enumerate(zip(first, s)):
-            if x != y and not (skip_axis and i == axis):
-                raise ShapeError(
-                    f"{op}: shapes {first} and {s} differ in dimension {i} (axis={axis})"
-                )
-
-
-@primitive
-def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing ``axis``."""
-    ts = [_t(x) for x in tensors]
-    if not ts:
-        raise ValueError("concatenate: needs at least one tensor")
-    arrays = [t._data for t in ts]
-    nd = arrays[0].ndim
-    if nd == 0:
-        raise ShapeError("concatenate: zero-dimensional tensors cannot be concatenated")
-    ax = _norm_axis(axis, nd, "concatenate")[0]
-    _check_same_dims("concatenate", [x.shape for x in arrays], ax, True)
-    out = np.concatenate(arrays, axis=ax)
-    bounds = np.cumsum([x.shape[ax] for x in arrays])[:-1]
-
-    def backward(g: np.ndarray) -> list[Any]:
-        return list(np.split(g, bounds, axis=ax))
-
-    return _make(out, tuple(ts), backward)
-
-
-cat = concatenate
-
-
-@primitive
-def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along a new ``axis``."""
-    ts = [_t(x) for x in tensors]
-    if not ts:
-        raise ValueError("stack: needs at least one tensor")
-    arrays = [t._data for t in ts]
-    nd = arrays[0].ndim + 1
-    if not -nd <= axis < nd:
-        raise ShapeError(f"stack: axis {axis} is out of range for {nd - 1}-D tensors")
-    ax = axis % nd
-    _check_same_dims("stack", [x.shape for x in arrays], -1, False)
-    out = np.stack(arrays, axis=ax)
-
-    def backward(g: np.ndarray) -> list[Any]:
-        return [np.take(g, i, axis=ax) for i in range(len(arrays))]
-
-    return _make(out, tuple(ts), backward)
-
-
-@primitive
-def where(cond: Any, a: Any, b: Any) -> Tensor:
-    """``a`` where ``cond`` is true, else ``b`` (all three broadcast together)."""
-    c = np.asarray(_data(cond), dtype=bool)
-    a, b = _t(a), _t(b)
-    try:
-        out = np.where(c, a._data, b._data)
-    except ValueError:
-        raise ShapeError(
-            f"where: shapes {c.shape}, {a._data.shape} and {b._data.shape} "
-            "cannot be broadcast together"
-        ) from None
-
-    def backward(g: np.ndarray) -> tuple[Any, Any]:
-        zero = np.zeros((), dtype=g.dtype)
-        return (
-            np.where(c, g, zero) if a.requires_grad else None,
-            np.where(c, zero, g) if b.requires_grad else None,
-        )
-
-    return _make(out, (a, b), backward)
-
-
-def _extreme2(a: Any, b: Any, fn: Any, name: str) -> Tensor:
-    a, b = _t(a), _t(b)
-    ad, bd = a._data, b._data
-    try:
-        out = fn(ad, bd)
-    except ValueError:
-        raise _bcast_error(name, a, b) from None
-
-    def backward(g: np.ndarray) -> tuple[Any, Any]:
-        wa = np.where(ad == bd, 0.5, (ad == out)).astype(g.dtype, copy=False)
-        return (g * wa if a.requires_grad else None, g * (1 - wa) if b.requires_grad else None)
-
-    return _make(out, (a, b), backward)
-
-
-@primitive
-def maximum(a: Any, b: Any) -> Tensor:
-    """Elementwise maximum; ties share the gradient equally (as PyTorch)."""
-    return _extreme2(a, b, np.maximum, "maximum")
-
-
-@primitive
-def minimum(a: Any, b: Any) -> Tensor:
-    """Elementwise minimum; ties share the gradient equally (as PyTorch)."""
-    return _extreme2(a, b, np.minimum, "minimum")
-
-
-@primitive
-def clip(a: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
-    """Clamp into ``[min, max]``; the gradient passes where ``min <= a <= max``."""
-    a = _t(a)
-    ad = a._data
-    lo, hi = _data(min), _data(max)
-    if lo is None and hi is None:
-        raise ValueError("clip: at least one of min and max must be given")
-    out = np.clip(ad, lo, hi).astype(ad.dtype, copy=False)
-
-    def backward(g: np.ndarray) -> tuple[Any]:
-        mask = np.ones(ad.shape, dtype=bool)
-        if lo is not None:
-            mask &= ad >= lo
-        if hi is not None:
-            mask &= ad <= hi
-        return (g * mask,)
-
-    return _make(out, (a,), backward)
-
-
-clamp = clip
-
-
-# ------------------------------------------------------------ elementwise math
-@primitive
-def exp(a: Any) -> Tensor:
-    """Elementwise exponential."""
-    a = _t(a)
-    out = np.exp(a._data)
-    return _make(out, (a,), lambda g: (g * out,))
-
-
-@primitive
-def log(a: Any) -> Tensor:
-    """Elementwise natural logarithm."""
-    a = _t(a)
-    ad = a._data
-    return _make(np.log(ad), (a,), lambda g: (g / ad,))
-
-
-@primitive
-def sqrt(a: Any) -> Tensor:
-    """Elementwise square root."""
-    a = _t(a)
-    out = np.sqrt(a._data)
-    return _make(out, (a,), lambda g: (g / (2 * out),))
-
-
-@primitive
-def abs(a: Any) -> Tensor:  # noqa: A001
-    """Elementwise absolute value (gradient 0 at 0)."""
-    a = _t(a)
-    ad = a._data
-    return _make(np.abs(ad), (a,), lambda g: (g * np.sign(ad),))
-
-
-@primitive
-def tanh(a: Any) -> Tensor:
-    """Elementwise hyperbolic tangent."""
-    a = _t(a)
-    out = np.tanh(a._data)
-    return _make(out, (a,), lambda g: (g * (1 - out * out),))
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # stable on both tails: exp never sees a positive argument
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-
-
-@primitive
-def sigmoid(a: Any) -> Tensor:
-    """Logistic function ``1 / (1 + exp(-a))``, stable for large ``|a|``."""
-    a = _t(a)
-    out = _sigmoid(a._data)
-    return _make(out, (a,), lambda g: (g * out * (1 - out),))
-
-
-@primitive
-def relu(a: Any) -> Tensor:
-    """``max(a, 0)``; gradient 1 where ``a > 0``."""
-    a = _t(a)
-    out = np.maximum(a._data, 0)
-    return _make(out, (a,), lambda g: (g * (out > 0),))
-
-
-@primitive
-def leaky_relu(a: Any, negative_slope: float = 0.01) -> Tensor:
-    """``a`` where positive, ``negative_slope * a`` elsewhere."""
-    a = _t(a)
-    ad = a._data
-    pos = ad > 0
-    out = np.where(pos, ad, ad * negative_slope)
-    slope = np.asarray(negative_slope, dtype=ad.dtype)
-    return _make(out, (a,), lambda g: (np.where(pos, g, g * slope),))
-
-
-_SQRT1_2 = 1 / math.sqrt(2)
-_SQRT2_PI = math.sqrt(2 / math.pi)
-_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
-_erf_impl: Any = None
-
-
-def erf(x: np.ndarray) -> np.ndarray:
-    """Elementwise error function on arrays (SciPy's when installed, else the math module's)."""
-    global _erf_impl
-    if _erf_impl is None:
-        try:
-            from scipy.special import erf as scipy_erf
-
-            _erf_impl = scipy_erf
-        except ImportError:  # pragma: no cover - depends on the environment
-            _erf_impl = np.frompyfunc(math.erf, 1, 1)
-    return np.asarray(_erf_impl(x), dtype=x.dtype)
-
-
-@primitive
-def gelu(a: Any, approximate: str = "none") -> Tensor:
-    """Gaussian error linear unit ``a * Phi(a)``; ``approximate="tanh"`` uses the tanh form."""
-    a = _t(a)
-    x = a._data
-    if approximate == "none":
-        cdf = 0.5 * (1 + erf(x * _SQRT1_2))
-        out = x * cdf
-
-        def backward(g: np.ndarray) -> tuple[Any]:
-            pdf = np.exp(-0.5 * x * x) * _INV_SQRT_2PI
-            return (g * (cdf + x * pdf),)
-
-    elif approximate == "tanh":
-        inner = _SQRT2_PI * (x + 0.044715 * x**3)
-        th = np.tanh(inner)
-        out = 0.5 * x * (1 + th)
-
-        def backward(g: np.ndarray) -> tuple[Any]:
-            dinner = _SQRT2_PI * (1 + 3 * 0.044715 * x * x)
-            return (g * (0.5 * (1 + th) + 0.5 * x * (1 - th * th) * dinner),)
-
-    else:
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return _make(out.astype(x.dtype, copy=False), (a,), backward)
-
-
-def _axis1(axis: int, ndim: int, op: str) -> int:
-    if not -builtins.max(ndim, 1) <= axis < builtins.max(ndim, 1):
-        raise ShapeError(f"{op}: axis {axis} is out of range for a tensor with {ndim} dimensions")
-    return axis
-
-
-@primitive
-def softmax(a: Any, axis: int = -1) -> Tensor:
-    """``exp(a) / sum(exp(a))`` along ``axis``, computed after subtracting the maximum."""
-    a = _t(a)
-    ad = a._data
-    axis = _axis1(axis, ad.ndim, "softmax")
-    e = np.exp(ad - ad.max(axis=axis, keepdims=True))
-    out = e / e.sum(axis=axis, keepdims=True)
-
-    def backward(g: np.ndarray) -> tuple[Any]:
-        gy = g * out
-        return (gy - out * gy.sum(axis=axis, keepdims=True),)
-
-    return _make(out, (a,), backward)
-
-
-@primitive
-def log_softmax(a: Any, axis: int = -1) -> Tensor:
-    """``a - logsumexp(a)`` along ``axis``; finite for logits of any magnitude."""
-    a = _t(a)
-    ad = a._data
-    axis = _axis1(axis, ad.ndim, "log_softmax")
-    shifted = ad - ad.max(axis=axis, keepdims=True)
-    out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-
-    def backward(g: np.ndarray) -> tuple[Any]:
-        return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
-
-    return _make(out, (a,), backward)
-
-
-@primitive
-def logsumexp(a: Any, axis: Any = -1, keepdims: bool = False) -> Tensor:
-    """``log(sum(exp(a)))`` over ``axis``, stable for large magnitudes."""
-    a = _t(a)
-    ad = a._data
-    axes = _norm_axis(axis, ad.ndim, "logsumexp")
-    m = ad.max(axis=axes, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)
-    s = np.log(np.exp(ad - m).sum(axis=axes, keepdims=True)) + m
-    out = s if keepdims else np.squeeze(s, axis=axes)
-
-    def backward(g: np.ndarray) -> tuple[Any]:
-        return (_expand_reduced(g, axes, keepdims) * np.exp(ad - s),)
-
-    return _make(np.asarray(out), (a,), backward)
-
+    if dtype is not None:
+        a = astype(a, dtype)
+    _float_only(a._data, "norm")
+    if p in ("fro", 2, 2.0):
+        return sqrt(sum(mul(a, a), dim, keepdim))  # type: ignore[no-any-return]
+    if p in (1, 1.0):
+        return sum(abs(a), dim, keepdim)  # type: ignore[no-any-return]
+    if p == float("inf"):
+        return amax(abs(a), dim, keepdim)  # type: ignore[no-any-return]
+    if p == float("-inf"):
+        return amin(abs(a), dim, keepdim)  # type: ignore[no-any-return]
+    if not isinstance(p, (int, float)) or p <= 0:
+        raise ValueError(f"norm: p must be 'fro', inf, -inf or a positive number, got {p!r}")
+    return pow(sum(pow(abs(a), float(p)), dim, keepdim), 1.0 / p)  # type: ignore[no-any-return]
+
+
+def numel(a: Any) -> int:
+    """Number of elements."""
+    return int(np.size(_data(a)))
+
+
+# ------------------------------------------------------------------ binding
+_tensor_methods.bind(sys.modules[__name__])
 
 __all__ = sorted(
     set(PRIMITIVES)
     | {
-        "permute",
-        "flatten",
-        "squeeze",
-        "unsqueeze",
-        "cat",
-        "clamp",
-        "primitive",
-        "PRIMITIVES",
-        "erf",
+        "abs", "addmm", "all", "allclose", "amax", "amin", "any", "argmax", "argmin",
+        "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "bmm", "cat", "chunk",
+        "clamp", "dot", "eq", "equal", "erf", "expand", "flatten", "floor_divide", "ge",
+        "ger", "gt", "index_select", "inplace", "isclose", "isfinite", "isinf", "isnan",
+        "le", "logical_and", "logical_not", "logical_or", "lt", "masked_fill", "max",
+        "min", "mm", "narrow", "ne", "norm", "numel", "outer", "permute", "primitive",
+        "PRIMITIVES", "select", "setitem_", "split", "squeeze", "std", "swapaxes", "t",
+        "transpose", "unbind", "unsqueeze", "view", "ValuesIndices",
     }
 )
+_ = (_sigmoid, _index_key, _expand_reduced)  # kept importable from here for other modules

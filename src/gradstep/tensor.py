@@ -1,32 +1,44 @@
 """Tensor and the reverse-mode backward engine.
 
-A :class:`Tensor` wraps a NumPy array. When an op is applied to tensors of which at
-least one ``requires_grad`` (and gradient recording is enabled), the result keeps
-references to its inputs (``_parents``) and a *backward closure* that maps the
-gradient of the result to one gradient per input. :meth:`Tensor.backward` visits
-the graph in reverse topological order (built iteratively, so graphs of any depth
-work), calls each closure once, reduces every input gradient back to that input's
-shape (the one central un-broadcast: no op has to do it itself), accumulates
-gradients of tensors that are used several times, and adds the result into the
-``._grad`` of every leaf that requires it.
+A :class:`Tensor` wraps a NumPy array (``_data``). When an op is applied to tensors of
+which at least one ``requires_grad`` (and gradient recording is on in this thread), the
+result keeps references to its inputs (``_parents``) and a *backward closure* that maps the
+gradient of the result to one gradient per input. :meth:`Tensor.backward` visits the graph
+in reverse topological order (built iteratively, so graphs of any depth work), calls each
+closure once, reduces every input gradient back to that input's shape (the one central
+un-broadcast: no op has to do it itself), accumulates gradients of tensors that are used
+several times, and adds the result into the gradient array (``_grad``) of every leaf.
 
-Dtype rule: tensors are float32 unless float64 data or ``dtype=float64`` is given.
-Binary ops follow NumPy's promotion: float32 with float64 gives float64, and Python
-scalars never change the dtype (``x * 2.0`` keeps float32). Gradients always have
-the dtype of the tensor they belong to.
+``t.data`` and ``t.grad`` are tensors, as in PyTorch: ``.data`` shares ``_data`` and is cut
+from the graph; ``.grad`` wraps ``_grad`` (the same object on repeated access while the
+array is the same). Layers and optimizers work on the arrays directly.
+
+Dtypes follow PyTorch (see :mod:`gradstep._dtypes`): ``tensor([1, 2])`` is int64, floats
+take the default dtype (float32), and a Python scalar never changes a tensor's dtype.
+Gradients always have the dtype of the tensor they belong to. ``Tensor(data)`` (the class)
+keeps float data's dtype and turns integers and bools into the default float dtype.
+
+In-place ops bump a version counter (an int slot written only by in-place ops); a recorded
+op keeps the counter value of its creation, and ``backward`` raises when an input was
+modified after the op used it.
 """
 
 from __future__ import annotations
 
 import builtins
-import contextlib
 import functools
-from collections.abc import Callable, Iterator, Sequence
+import threading
+import weakref
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
 
-from gradstep.errors import GradError, ShapeError
+from gradstep import _dtypes, _format, _random
+from gradstep import _tensor_methods as _TM
+from gradstep._device import CPU, check_device, device
+from gradstep._tensor_methods import TensorMethods
+from gradstep.errors import DTypeError, GradError, ShapeError
 
 __all__ = [
     "Tensor",
@@ -42,67 +54,137 @@ __all__ = [
     "ones_like",
     "no_grad",
     "enable_grad",
+    "inference_mode",
     "is_grad_enabled",
     "set_grad_enabled",
 ]
 
 BackwardFn = Callable[[np.ndarray], Sequence["np.ndarray | None"]]
 
-# Gradient recording switch. A one-element list so that the hot path reads it
-# without a global statement or an attribute lookup on a class.
+# ----------------------------------------------------------------- gradient mode
+# The mode is per thread. ``_GRAD_ENABLED[0]`` is True while no thread has switched
+# recording off, so the hot path (``_make``) reads one list element; only while some thread
+# is inside no_grad does it also read this thread's own flag.
 _GRAD_ENABLED = [True]
+_LOCAL = threading.local()
+_OFF_THREADS = [0]
+_LOCK = threading.Lock()
 
-DEFAULT_DTYPE = np.dtype(np.float32)
-_FLOAT_KINDS = "f"
+# Counter of in-place ops (see the module docstring).
+_CLOCK = [0]
+
+DEFAULT_DTYPE = np.dtype(np.float32)  # the initial default; see gradstep.get_default_dtype
 
 
 def is_grad_enabled() -> bool:
-    """Whether ops currently record the graph for backward."""
-    return _GRAD_ENABLED[0]
+    """Whether ops record the graph for backward in this thread."""
+    return _GRAD_ENABLED[0] or getattr(_LOCAL, "enabled", True)
+
+
+def _set_mode(enabled: bool) -> bool:
+    """Set this thread's mode; returns the previous one."""
+    prev: bool = getattr(_LOCAL, "enabled", True)
+    if prev != enabled:
+        with _LOCK:
+            _OFF_THREADS[0] += -1 if enabled else 1
+            _GRAD_ENABLED[0] = _OFF_THREADS[0] == 0
+        _LOCAL.enabled = enabled
+    return prev
 
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class _GradMode(contextlib.ContextDecorator):
-    """Context manager (and decorator) that sets gradient recording on or off."""
+class _GradMode:
+    """Context manager and decorator that sets this thread's gradient mode.
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = bool(enabled)
+    Usable as ``with no_grad():``, ``@no_grad()`` and the bare ``@no_grad``.
+    """
+
+    _enabled = False
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 and callable(args[0]) and not kwargs and cls._bare_ok():
+            return cls()(args[0])
+        return super().__new__(cls)
+
+    @classmethod
+    def _bare_ok(cls) -> bool:
+        return True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._prev: list[bool] = []
 
     def __enter__(self) -> _GradMode:
-        self._prev.append(_GRAD_ENABLED[0])
-        _GRAD_ENABLED[0] = self.enabled
+        self._prev.append(_set_mode(self._enabled))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _GRAD_ENABLED[0] = self._prev.pop()
+        _set_mode(self._prev.pop())
 
-    def __call__(self, func: F) -> F:  # type: ignore[override]
+    def __call__(self, func: F) -> F:
+        enabled = self._enabled
+
         @functools.wraps(func)
         def inner(*args: Any, **kwargs: Any) -> Any:
-            with _GradMode(self.enabled):
+            prev = _set_mode(enabled)
+            try:
                 return func(*args, **kwargs)
+            finally:
+                _set_mode(prev)
 
         return inner  # type: ignore[return-value]
 
 
-def no_grad() -> _GradMode:
-    """Disable graph recording: ``with gradstep.no_grad(): ...`` or ``@gradstep.no_grad()``."""
-    return _GradMode(False)
+class no_grad(_GradMode):  # noqa: N801  (PyTorch's name)
+    """Switch graph recording off: ``with gradstep.no_grad():``, ``@gradstep.no_grad`` or
+    ``@gradstep.no_grad()``. Parameters updated in place inside it change in place."""
+
+    _enabled = False
 
 
-def enable_grad() -> _GradMode:
-    """Re-enable graph recording inside a :func:`no_grad` region."""
-    return _GradMode(True)
+class enable_grad(_GradMode):  # noqa: N801
+    """Switch graph recording back on (e.g. inside a :class:`no_grad` region)."""
+
+    _enabled = True
 
 
-def set_grad_enabled(mode: bool) -> _GradMode:
-    """Set graph recording on or off (usable as a context manager)."""
-    return _GradMode(mode)
+class inference_mode(_GradMode):  # noqa: N801
+    """As :class:`no_grad` (``inference_mode(False)`` records as usual)."""
+
+    def __new__(cls, mode: Any = True) -> Any:
+        if callable(mode) and not isinstance(mode, builtins.bool):
+            return cls(True)(mode)
+        return object.__new__(cls)
+
+    def __init__(self, mode: Any = True) -> None:
+        super().__init__()
+        self._enabled = not builtins.bool(mode)
 
 
+class set_grad_enabled(_GradMode):  # noqa: N801
+    """Set recording on or off now (``set_grad_enabled(False)``), or for a ``with`` block."""
+
+    def __new__(cls, mode: Any) -> Any:
+        return object.__new__(cls)
+
+    def __init__(self, mode: Any) -> None:
+        super().__init__()
+        self._enabled = builtins.bool(mode)
+        self._entry = _set_mode(self._enabled)
+
+    def __enter__(self) -> _GradMode:
+        self._prev.append(self._entry)
+        return self
+
+
+def bump_version(t: Tensor) -> None:
+    """Record an in-place modification of ``t`` (called by the in-place ops only)."""
+    _CLOCK[0] += 1
+    t._version = _CLOCK[0]
+
+
+# ------------------------------------------------------------------ helpers
 def _released(grad: np.ndarray) -> Sequence[np.ndarray | None]:
     raise GradError(
         "backward through a graph that was already released: intermediate values are freed "
@@ -132,7 +214,8 @@ def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
-    """Convert user data to an ndarray with gradstep's dtype rule."""
+    """Convert data for ``Tensor(data)``: float data keeps its dtype, ints and bools become
+    the default float dtype (as ``torch.Tensor(data)``), unless ``dtype`` is given."""
     if isinstance(data, Tensor):
         arr = data._data
     elif isinstance(data, np.ndarray):
@@ -145,91 +228,134 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
                 f"tensor: cannot convert {type(data).__name__} to an array: {exc}"
             ) from None
     if dtype is not None:
-        dt = np.dtype(dtype)
+        dt = _dtypes.as_dtype(dtype, "tensor")
         if arr.dtype != dt:
             if arr.dtype.kind not in "biuf":
                 raise TypeError(f"tensor: data must be numeric, got dtype {arr.dtype}")
             arr = arr.astype(dt)
         return arr
     kind = arr.dtype.kind
+    default = _dtypes.DEFAULT[0]
     if kind == "f":
-        # float64 ndarrays stay float64; Python floats and lists become float32
-        if arr.dtype.itemsize < 4 or (
-            arr is not data and not isinstance(data, (Tensor, np.generic))
-        ):
-            arr = arr.astype(DEFAULT_DTYPE)
+        # float ndarrays keep their dtype; Python floats and lists take the default dtype
+        if arr is not data and not isinstance(data, (Tensor, np.generic)):
+            arr = arr.astype(default)
         return arr
     if kind in "biu":
-        return arr.astype(DEFAULT_DTYPE)
+        return arr.astype(default)
     raise TypeError(
         f"tensor: data must be numeric (bool, int or float), got dtype {arr.dtype}"
         + (f" from {type(data).__name__}" if not isinstance(data, np.ndarray) else "")
     )
 
 
-class Tensor:
+def _check_requires_grad(arr: np.ndarray, requires_grad: Any, op: str) -> builtins.bool:
+    if requires_grad and arr.dtype.kind != "f":
+        raise DTypeError(
+            f"{op}: only floating-point tensors can require grad, got dtype {arr.dtype.name}; "
+            "convert first (e.g. .float())"
+        )
+    return builtins.bool(requires_grad)
+
+
+def _plain(arr: np.ndarray) -> Tensor:
+    out = Tensor.__new__(Tensor)
+    out._data = arr
+    out._grad = None
+    out.requires_grad = False
+    out._parents = ()
+    out._backward = None
+    return out
+
+
+def _op_name(fn: Any) -> str:
+    name = getattr(fn, "__qualname__", "") or getattr(fn, "__name__", "op")
+    head = name.split(".")[0].strip("_<>") or "op"
+    return "".join(p.capitalize() for p in head.split("_")) + "Backward0"
+
+
+class GradFn:
+    """What ``t.grad_fn`` returns: the op that produced ``t`` (``name()`` as in PyTorch)."""
+
+    __slots__ = ("_fn", "_parents")
+
+    def __init__(self, fn: Any, parents: tuple[Any, ...]) -> None:
+        self._fn = fn
+        self._parents = parents
+
+    def name(self) -> str:
+        return _op_name(self._fn)
+
+    @property
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
+        return tuple(
+            (GradFn(p._backward, p._parents) if p._backward is not None else None, 0)
+            for p in self._parents
+        )
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object>"
+
+
+class Tensor(TensorMethods):
     """An n-dimensional array that records the ops applied to it for backpropagation.
 
     Args:
-        data: array-like numeric data. Integers and bools become float32 unless
-            ``dtype`` says otherwise; float64 data stays float64.
-        dtype: optional NumPy dtype to convert to.
-        requires_grad: whether gradients with respect to this tensor are wanted.
+        data: array-like numeric data. Float arrays keep their dtype; integers and bools
+            become the default float dtype unless ``dtype`` says otherwise (use
+            :func:`gradstep.tensor` for PyTorch's inference: ``tensor([1, 2])`` is int64).
+        dtype: optional dtype to convert to.
+        requires_grad: whether gradients with respect to this tensor are wanted (floating
+            point tensors only).
 
     Attributes:
-        data: the underlying ``numpy.ndarray``.
-        grad: the accumulated gradient (an ndarray of the same shape and dtype) or None.
+        data: this tensor's values as a tensor outside the graph (shares memory).
+        grad: the accumulated gradient as a tensor, or None.
     """
 
-    __slots__ = ("_data", "_grad", "requires_grad", "_parents", "_backward", "__weakref__")
+    __slots__ = ("_data", "_grad", "requires_grad", "_parents", "_backward", "_version",
+                 "_grad_t", "__weakref__")
 
     __array_priority__ = 1000.0  # make ndarray <op> Tensor defer to Tensor
+    __hash__ = object.__hash__  # elementwise == does not make tensors unhashable
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
         arr = _to_array(data, dtype)
-        if requires_grad and arr.dtype.kind != "f":
-            raise TypeError(
-                f"tensor: only floating-point tensors can require grad, got {arr.dtype}"
-            )
         self._data: np.ndarray = arr
         self._grad: np.ndarray | None = None
-        self.requires_grad: bool = bool(requires_grad)
+        self.requires_grad: bool = _check_requires_grad(arr, requires_grad, "tensor")
         self._parents: tuple[Tensor, ...] = ()
         self._backward: BackwardFn | None = None
+        self._version: int = 0
 
     # ------------------------------------------------------- data and grad
-    # The arrays live in ``_data`` and ``_grad`` (what the engine, layers and optimizers
-    # use); ``data`` and ``grad`` are PyTorch's views of them, as tensors.
     @property
     def data(self) -> Tensor:
         """This tensor's values as a tensor cut from the graph, sharing memory."""
-        out = Tensor.__new__(Tensor)
-        out._data = self._data
-        out._grad = None
-        out.requires_grad = False
-        out._parents = ()
-        out._backward = None
-        return out
+        return _plain(self._data)
 
     @data.setter
     def data(self, value: Any) -> None:
         arr = value._data if isinstance(value, Tensor) else np.asarray(value)
-        if not isinstance(arr, np.ndarray):  # pragma: no cover - asarray always gives one
-            raise TypeError(f"data: expected a tensor or array, got {type(value).__name__}")
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"data: expected numeric data, got dtype {arr.dtype}")
         self._data = arr
 
     @property
     def grad(self) -> Tensor | None:
-        """The accumulated gradient as a tensor sharing memory with it, or None."""
+        """The accumulated gradient as a tensor sharing memory with it, or None.
+
+        Repeated access returns the same object while the gradient array is the same.
+        """
         g = self._grad
         if g is None:
             return None
-        out = Tensor.__new__(Tensor)
-        out._data = g
-        out._grad = None
-        out.requires_grad = False
-        out._parents = ()
-        out._backward = None
+        ref = getattr(self, "_grad_t", None)
+        cached = ref() if ref is not None else None
+        if cached is not None and cached._data is g:
+            return cached  # type: ignore[no-any-return]
+        out = _plain(g)
+        self._grad_t = weakref.ref(out)
         return out
 
     @grad.setter
@@ -244,11 +370,13 @@ class Tensor:
                 f"{self._data.shape}"
             )
         if arr.dtype != self._data.dtype:
-            raise TypeError(
+            raise DTypeError(
                 f"grad: assigned gradient has dtype {arr.dtype} but the tensor has dtype "
                 f"{self._data.dtype}"
             )
         self._grad = arr
+        if isinstance(value, Tensor):
+            self._grad_t = weakref.ref(value)
 
     # ------------------------------------------------------------------ graph
     @staticmethod
@@ -261,12 +389,13 @@ class Tensor:
         out = Tensor.__new__(Tensor)
         out._data = data
         out._grad = None
-        if _GRAD_ENABLED[0]:
+        if _GRAD_ENABLED[0] or getattr(_LOCAL, "enabled", True):
             for p in parents:
                 if p.requires_grad:
                     out.requires_grad = True
                     out._parents = parents
                     out._backward = backward
+                    out._version = _CLOCK[0]
                     return out
         out.requires_grad = False
         out._parents = ()
@@ -274,29 +403,43 @@ class Tensor:
         return out
 
     @property
-    def is_leaf(self) -> bool:
+    def is_leaf(self) -> builtins.bool:
         """True for tensors not produced by a recorded op (parameters, inputs)."""
         return self._backward is None
 
-    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
-        """Backpropagate from this tensor, accumulating into ``._grad`` of the leaves.
+    @property
+    def grad_fn(self) -> GradFn | None:
+        """The op that produced this tensor (None for leaves)."""
+        if self._backward is None:
+            return None
+        return GradFn(self._backward, self._parents)
+
+    def backward(self, gradient: Any = None, retain_graph: builtins.bool = False,
+                 **kw: Any) -> None:
+        """Backpropagate from this tensor, accumulating into the leaves' gradients.
 
         Args:
-            grad: gradient of the final objective with respect to this tensor; may be
-                omitted only when this tensor has a single element (then it is 1).
+            gradient: gradient of the final objective with respect to this tensor; may be
+                omitted only when this tensor has a single element (then it is 1). ``grad=``
+                is accepted as an alias.
             retain_graph: keep the graph so that backward can be called through it again.
 
         Raises:
-            GradError: this tensor does not require grad, ``grad`` is missing for a
-                non-scalar, or the graph was already released.
-            ShapeError: ``grad`` does not have this tensor's shape.
+            GradError: this tensor does not require grad, ``gradient`` is missing for a
+                non-scalar, the graph was already released, or an input of a recorded op
+                was modified in place after the op used it.
+            ShapeError: ``gradient`` does not have this tensor's shape.
         """
+        if "grad" in kw:
+            gradient = kw.pop("grad")
+        if kw:
+            raise TypeError(f"backward: unexpected keyword argument(s) {sorted(kw)}")
         if not self.requires_grad:
             raise GradError(
                 "backward: this tensor does not require grad (no input of the computation "
                 "has requires_grad=True, or it was computed under no_grad())"
             )
-        if grad is None:
+        if gradient is None:
             if self._data.size != 1:
                 raise GradError(
                     f"backward: grad can be omitted only for a single-element output, "
@@ -304,126 +447,159 @@ class Tensor:
                 )
             g = np.ones_like(self._data)
         else:
-            g = np.asarray(grad._data if isinstance(grad, Tensor) else grad, dtype=self._data.dtype)
+            g = np.asarray(
+                gradient._data if isinstance(gradient, Tensor) else gradient,
+                dtype=self._data.dtype,
+            )
             if g.shape != self._data.shape:
                 raise ShapeError(
-                    f"backward: grad has shape {g.shape} but the tensor has shape {self._data.shape}"
+                    f"backward: grad has shape {g.shape} but the tensor has shape "
+                    f"{self._data.shape}"
                 )
-
-        # Iterative post-order DFS: topological order without recursion.
-        order: list[Tensor] = []
-        seen: set[int] = {id(self)}
-        stack: list[tuple[Tensor, int]] = [(self, 0)]
-        while stack:
-            node, i = stack[-1]
-            parents = node._parents
-            if i < len(parents):
-                stack[-1] = (node, i + 1)
-                p = parents[i]
-                if p.requires_grad and id(p) not in seen:
-                    seen.add(id(p))
-                    stack.append((p, 0))
-            else:
-                stack.pop()
-                order.append(node)
-
-        grads: dict[int, np.ndarray] = {id(self): g}
-        owned: set[int] = set()  # gradients in `grads` that were freshly allocated by us
-        for node in reversed(order):
-            gn = grads.pop(id(node), None)
-            if gn is None:
-                continue
-            fn = node._backward
-            if fn is None:  # leaf
-                if node._grad is None:
-                    node._grad = gn if id(node) in owned and gn.flags.writeable else np.array(gn)
-                else:
-                    node._grad += gn
-                continue
-            pgrads = fn(gn)
-            parents = node._parents
-            if not retain_graph:
-                node._backward = _released
-                node._parents = ()
-            for p, pg in zip(parents, pgrads):
-                if pg is None or not p.requires_grad:
-                    continue
-                if pg.shape != p._data.shape:
-                    pg = _unbroadcast(pg, p._data.shape)
-                if pg.dtype != p._data.dtype:
-                    pg = pg.astype(p._data.dtype)
-                key = id(p)
-                prev = grads.get(key)
-                if prev is None:
-                    grads[key] = pg
-                elif key in owned:
-                    prev += pg
-                else:
-                    # asarray: for 0-d inputs NumPy returns a scalar, which `+=` cannot update
-                    grads[key] = np.asarray(prev + pg)
-                    owned.add(key)
+        _run_backward(self, g, retain_graph)
 
     # ------------------------------------------------------------- utilities
     def detach(self) -> Tensor:
         """A tensor sharing this one's data, cut from the graph."""
-        out = Tensor.__new__(Tensor)
-        out._data = self._data
-        out._grad = None
-        out.requires_grad = False
-        out._parents = ()
-        out._backward = None
-        return out
+        return _plain(self._data)
 
-    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+    def detach_(self) -> Tensor:
+        """Cut this tensor from the graph in place."""
+        self._parents = ()
+        self._backward = None
+        self.requires_grad = False
+        return self
+
+    def clone(self) -> Tensor:
+        """A copy of the data that stays in the graph (the gradient flows back)."""
+        return _TM._ops.clone(self)  # type: ignore[no-any-return]
+
+    def requires_grad_(self, requires_grad: builtins.bool = True) -> Tensor:
         """Set ``requires_grad`` in place (leaves only) and return self."""
-        if requires_grad and self._data.dtype.kind != "f":
-            raise TypeError(
-                f"requires_grad_: only floating-point tensors can require grad, got {self.dtype}"
-            )
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = _check_requires_grad(self._data, requires_grad, "requires_grad_")
         return self
 
     def zero_grad(self) -> None:
         """Drop the accumulated gradient."""
         self._grad = None
 
+    def retain_grad(self) -> None:
+        """Accepted for compatibility: gradstep keeps gradients of leaves only."""
+        raise GradError("retain_grad: gradients of non-leaf tensors are not kept by gradstep")
+
     def numpy(self) -> np.ndarray:
-        """The underlying array (shared, not copied)."""
+        """The underlying array, shared (not copied): writing to it changes the tensor.
+
+        Raises:
+            GradError: the tensor requires grad (use ``t.detach().numpy()``, as in PyTorch).
+        """
+        if self.requires_grad:
+            raise GradError(
+                "numpy: cannot call numpy() on a tensor that requires grad; "
+                "use t.detach().numpy()"
+            )
         return self._data
 
-    def item(self) -> float:
+    def item(self) -> Any:
         """The value of a single-element tensor as a Python number."""
         if self._data.size != 1:
-            raise ValueError(
-                f"item: only single-element tensors convert, got shape {self._data.shape}"
+            raise ShapeError(
+                f"item: only single-element tensors convert to a Python number, "
+                f"got shape {self._data.shape} ({self._data.size} elements)"
             )
-        return self._data.item()  # type: ignore[no-any-return]
+        return self._data.item()
 
     def tolist(self) -> Any:
         return self._data.tolist()
 
+    # ----------------------------------------------------------- dtypes, devices
     def astype(self, dtype: Any) -> Tensor:
-        """Differentiable dtype conversion."""
-        from gradstep import ops
-
-        return ops.astype(self, dtype)
+        """Differentiable dtype conversion (integer results leave the graph)."""
+        return _TM._ops.astype(self, dtype)  # type: ignore[no-any-return]
 
     def float(self) -> Tensor:  # noqa: A003
-        return self.astype(np.float32)
+        return self.astype(_dtypes.float32)
 
     def double(self) -> Tensor:
-        return self.astype(np.float64)
+        return self.astype(_dtypes.float64)
+
+    def half(self) -> Tensor:
+        return self.astype(_dtypes.float16)
+
+    def long(self) -> Tensor:
+        return self.astype(_dtypes.int64)
+
+    def int(self) -> Tensor:  # noqa: A003
+        return self.astype(_dtypes.int32)
+
+    def short(self) -> Tensor:
+        return self.astype(_dtypes.int16)
+
+    def bool(self) -> Tensor:  # noqa: A003
+        return self.astype(_dtypes.bool)
+
+    def byte(self) -> Tensor:
+        return self.astype(_dtypes.uint8)
+
+    def type(self, dtype: Any = None) -> Any:  # noqa: A003
+        """``type(dtype)`` converts; ``type()`` names the type (``"gradstep.FloatTensor"``)."""
+        if dtype is None:
+            names = {"float32": "Float", "float64": "Double", "float16": "Half",
+                     "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
+                     "uint8": "Byte", "bool": "Bool"}
+            return f"gradstep.{names.get(self._data.dtype.name, 'Float')}Tensor"
+        return self.astype(dtype)
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """``to(dtype)``, ``to(device)``, ``to(other_tensor)``, ``to(device, dtype)``."""
+        dtype = kwargs.pop("dtype", None)
+        dev = kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        copy = kwargs.pop("copy", False)
+        if kwargs:
+            raise TypeError(f"to: unexpected keyword argument(s) {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a._data.dtype
+            elif isinstance(a, (str, device)):
+                dev = a
+            elif a is not None:
+                dtype = a
+        check_device(dev, "to")
+        out = self if dtype is None else self.astype(dtype)
+        return out.clone() if copy and out is self else out
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        check_device("cuda", "cuda")
+        return self  # pragma: no cover - check_device always raises
+
+    @property
+    def device(self) -> device:
+        return CPU
+
+    @property
+    def is_cuda(self) -> builtins.bool:
+        return False
+
+    def is_floating_point(self) -> builtins.bool:
+        return builtins.bool(self._data.dtype.kind == "f")
+
+    def element_size(self) -> builtins.int:
+        return builtins.int(self._data.dtype.itemsize)
 
     def copy(self) -> Tensor:
         """A new leaf tensor holding a copy of the data."""
         return Tensor(self._data.copy(), dtype=self._data.dtype, requires_grad=self.requires_grad)
 
     @property
-    def shape(self) -> tuple[int, ...]:
+    def shape(self) -> tuple[builtins.int, ...]:
         return self._data.shape
 
     @property
-    def ndim(self) -> int:
+    def ndim(self) -> builtins.int:
         return self._data.ndim
 
     @property
@@ -431,253 +607,180 @@ class Tensor:
         return self._data.dtype
 
     @property
-    def size(self) -> int:
-        return self._data.size
+    def itemsize(self) -> builtins.int:
+        return builtins.int(self._data.dtype.itemsize)
 
-    def numel(self) -> int:
-        return self._data.size
-
-    def dim(self) -> int:
-        return self._data.ndim
-
-    def __len__(self) -> int:
-        if self._data.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return len(self._data)
-
-    def __iter__(self) -> Iterator[Tensor]:
-        for i in range(len(self)):
-            yield self[i]
-
+    # ----------------------------------------------------------- Python protocols
     def __repr__(self) -> str:
-        body = np.array2string(
-            self._data, separator=", ", precision=4, threshold=20, prefix="tensor("
-        )
-        extra = ""
-        if self._data.dtype != DEFAULT_DTYPE:
-            extra += f", dtype={self._data.dtype}"
+        suffix = []
         if self._backward is not None:
-            extra += ", grad_fn"
+            suffix.append(f"grad_fn=<{_op_name(self._backward)}>")
         elif self.requires_grad:
-            extra += ", requires_grad=True"
-        return f"tensor({body}{extra})"
+            suffix.append("requires_grad=True")
+        return _format.tensor_repr(self._data, _dtypes.DEFAULT[0], suffix)
 
-    def __bool__(self) -> bool:
+    def __format__(self, spec: str) -> str:
+        if not spec:
+            return repr(self)
         if self._data.size != 1:
-            raise ValueError(
-                f"the truth value of a tensor with {self._data.size} elements is ambiguous"
+            raise TypeError(
+                f"unsupported format string {spec!r} for a tensor of {self._data.size} elements "
+                "(format works for single-element tensors)"
             )
-        return bool(self._data)
+        return format(self._data.item(), spec)
+
+    def __bool__(self) -> builtins.bool:
+        if self._data.size != 1:
+            raise ShapeError(
+                f"the truth value of a tensor with {self._data.size} elements is ambiguous "
+                "(use .any() or .all())"
+            )
+        return builtins.bool(self._data)
 
     def __float__(self) -> builtins.float:
-        return float(self.item())
+        return builtins.float(self.item())
 
-    def __int__(self) -> int:
-        return int(self.item())
+    def __int__(self) -> builtins.int:
+        return builtins.int(self.item())
+
+    def __index__(self) -> builtins.int:
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
+            raise TypeError("only single-element integer tensors can be used as an index")
+        return builtins.int(self._data.item())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        if dtype is None:
-            return self._data
-        return self._data.astype(dtype)
+        """NumPy's conversion: ``np.array(t)`` copies; ``np.asarray(t)`` may share memory."""
+        arr = self._data
+        if dtype is not None and np.dtype(dtype) != arr.dtype:
+            if copy is False:
+                raise ValueError("__array__: a dtype conversion needs a copy (copy=False given)")
+            return arr.astype(dtype)
+        return arr.copy() if copy else arr
 
-    __hash__ = object.__hash__
 
-    # -------------------------------------------------- operators and methods
-    # Thin forwards to gradstep.ops (bound at the bottom of this module).
-    def __add__(self, other: Any) -> Tensor:
-        return _ops.add(self, other)
+def _check_versions(node: Tensor) -> None:
+    stamp = node._version
+    for i, p in enumerate(node._parents):
+        if getattr(p, "_version", 0) > stamp:
+            raise GradError(
+                f"backward: input {i} (shape {p._data.shape}) of the op "
+                f"{_op_name(node._backward)} was modified by an in-place operation after the "
+                "op used it, so the saved values are stale; modify a clone instead, or do the "
+                "in-place update after backward"
+            )
 
-    def __radd__(self, other: Any) -> Tensor:
-        return _ops.add(other, self)
 
-    def __sub__(self, other: Any) -> Tensor:
-        return _ops.sub(self, other)
+def _run_backward(root: Tensor, g: np.ndarray, retain_graph: builtins.bool) -> None:
+    # Iterative post-order DFS: topological order without recursion.
+    order: list[Tensor] = []
+    seen: set[builtins.int] = {id(root)}
+    stack: list[tuple[Tensor, builtins.int]] = [(root, 0)]
+    while stack:
+        node, i = stack[-1]
+        parents = node._parents
+        if i < len(parents):
+            stack[-1] = (node, i + 1)
+            p = parents[i]
+            if p.requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                stack.append((p, 0))
+        else:
+            stack.pop()
+            order.append(node)
 
-    def __rsub__(self, other: Any) -> Tensor:
-        return _ops.sub(other, self)
+    clock = _CLOCK[0]
+    grads: dict[builtins.int, np.ndarray] = {id(root): g}
+    owned: set[builtins.int] = set()  # gradients in `grads` that were freshly allocated by us
+    for node in reversed(order):
+        gn = grads.pop(id(node), None)
+        if gn is None:
+            continue
+        fn = node._backward
+        if fn is None:  # leaf
+            if node._grad is None:
+                # Adopt the gradient when nothing else can reach it: the engine's own sum,
+                # or a fresh array a closure returned (PyTorch's rule, see _refcount); so
+                # closures return gradients and never write .grad. Let go of the loop's
+                # other names for this step's gradients first.
+                from gradstep._refcount import sole_owner
 
-    def __mul__(self, other: Any) -> Tensor:
-        return _ops.mul(self, other)
-
-    def __rmul__(self, other: Any) -> Tensor:
-        return _ops.mul(other, self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return _ops.div(self, other)
-
-    def __rtruediv__(self, other: Any) -> Tensor:
-        return _ops.div(other, self)
-
-    def __neg__(self) -> Tensor:
-        return _ops.neg(self)
-
-    def __pos__(self) -> Tensor:
-        return self
-
-    def __pow__(self, other: Any) -> Tensor:
-        return _ops.pow(self, other)
-
-    def __rpow__(self, other: Any) -> Tensor:
-        return _ops.pow(other, self)
-
-    def __matmul__(self, other: Any) -> Tensor:
-        return _ops.matmul(self, other)
-
-    def __rmatmul__(self, other: Any) -> Tensor:
-        return _ops.matmul(other, self)
-
-    def __abs__(self) -> Tensor:
-        return _ops.abs(self)
-
-    def __getitem__(self, index: Any) -> Tensor:
-        return _ops.getitem(self, index)
-
-    # comparisons give boolean tensors without gradient (== stays identity-based)
-    def __lt__(self, other: Any) -> Tensor:
-        return Tensor(self._data < _ops._data(other), dtype=bool)
-
-    def __le__(self, other: Any) -> Tensor:
-        return Tensor(self._data <= _ops._data(other), dtype=bool)
-
-    def __gt__(self, other: Any) -> Tensor:
-        return Tensor(self._data > _ops._data(other), dtype=bool)
-
-    def __ge__(self, other: Any) -> Tensor:
-        return Tensor(self._data >= _ops._data(other), dtype=bool)
-
-    def eq(self, other: Any) -> Tensor:
-        """Elementwise equality as a boolean tensor."""
-        return Tensor(self._data == _ops._data(other), dtype=bool)
-
-    def matmul(self, other: Any) -> Tensor:
-        return _ops.matmul(self, other)
-
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return _ops.sum(self, axis, keepdims)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return _ops.mean(self, axis, keepdims)
-
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return _ops.max(self, axis, keepdims)
-
-    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return _ops.min(self, axis, keepdims)
-
-    def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-        return _ops.var(self, axis, keepdims, ddof)
-
-    def std(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-        return _ops.sqrt(_ops.var(self, axis, keepdims, ddof))
-
-    def logsumexp(self, axis: Any = -1, keepdims: bool = False) -> Tensor:
-        return _ops.logsumexp(self, axis, keepdims)
-
-    def reshape(self, *shape: Any) -> Tensor:
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return _ops.reshape(self, shape)
-
-    def view(self, *shape: Any) -> Tensor:
-        return self.reshape(*shape)
-
-    def transpose(self, *axes: Any) -> Tensor:
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        return _ops.transpose(self, axes or None)
-
-    def permute(self, *axes: Any) -> Tensor:
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        return _ops.transpose(self, axes)
-
-    @property
-    def T(self) -> Tensor:
-        return _ops.transpose(self, None)
-
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-        return _ops.flatten(self, start_dim, end_dim)
-
-    def squeeze(self, axis: Any = None) -> Tensor:
-        return _ops.squeeze(self, axis)
-
-    def unsqueeze(self, axis: int) -> Tensor:
-        return _ops.unsqueeze(self, axis)
-
-    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
-        return _ops.broadcast_to(self, shape)
-
-    def expand(self, *shape: Any) -> Tensor:
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return _ops.broadcast_to(self, shape)
-
-    def clip(self, min: Any = None, max: Any = None) -> Tensor:
-        return _ops.clip(self, min, max)
-
-    clamp = clip
-
-    def exp(self) -> Tensor:
-        return _ops.exp(self)
-
-    def log(self) -> Tensor:
-        return _ops.log(self)
-
-    def sqrt(self) -> Tensor:
-        return _ops.sqrt(self)
-
-    def abs(self) -> Tensor:
-        return _ops.abs(self)
-
-    def tanh(self) -> Tensor:
-        return _ops.tanh(self)
-
-    def sigmoid(self) -> Tensor:
-        return _ops.sigmoid(self)
-
-    def relu(self) -> Tensor:
-        return _ops.relu(self)
-
-    def softmax(self, axis: int = -1) -> Tensor:
-        return _ops.softmax(self, axis)
-
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return _ops.log_softmax(self, axis)
-
-    def argmax(self, axis: Any = None) -> np.ndarray:
-        return np.argmax(self._data, axis=axis)  # type: ignore[no-any-return]
+                pgrads = pg = prev = None
+                mine = id(node) in owned or sole_owner(gn)
+                node._grad = gn if mine and gn.flags.writeable else np.array(gn)
+            else:
+                node._grad += gn
+            continue
+        if getattr(node, "_version", clock) != clock:  # some in-place op ran since
+            _check_versions(node)
+        pgrads = fn(gn)
+        parents = node._parents
+        if not retain_graph:
+            node._backward = _released
+            node._parents = ()
+        for p, pg in zip(parents, pgrads):
+            if pg is None or not p.requires_grad:
+                continue
+            if pg.shape != p._data.shape:
+                pg = _unbroadcast(pg, p._data.shape)
+            if pg.dtype != p._data.dtype:
+                pg = pg.astype(p._data.dtype)
+            key = id(p)
+            prev = grads.get(key)
+            if prev is None:
+                grads[key] = pg
+            elif key in owned:
+                prev += pg
+            else:
+                # asarray: for 0-d inputs NumPy returns a scalar, which `+=` cannot update
+                grads[key] = np.asarray(prev + pg)
+                owned.add(key)
 
 
 # ------------------------------------------------------------------ constructors
-def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Create a leaf tensor holding a copy of ``data``.
+def tensor(data: Any, dtype: Any = None, device: Any = None,
+           requires_grad: builtins.bool = False) -> Tensor:
+    """A leaf tensor holding a copy of ``data``, with PyTorch's dtype inference.
 
-    Integers and bools become float32 unless ``dtype`` is given; float64 stays float64.
+    ``tensor([1, 2])`` is int64, ``tensor([True])`` bool, ``tensor([1.5])`` the default
+    float dtype; NumPy arrays and tensors keep their dtype.
     """
+    check_device(device, "tensor")
     if isinstance(data, Tensor):
         data = data._data
-    arr = _to_array(data, dtype)
+    if dtype is None:
+        arr = _dtypes.infer_array(data)
+    else:
+        arr = _to_array(data, dtype)
     if arr is data or (isinstance(data, np.ndarray) and np.shares_memory(arr, data)):
         arr = arr.copy()
-    return Tensor(arr, dtype=arr.dtype, requires_grad=requires_grad)
+    t = Tensor(arr, dtype=arr.dtype)
+    t.requires_grad = _check_requires_grad(arr, requires_grad, "tensor")
+    return t
 
 
-def as_tensor(data: Any, dtype: Any = None) -> Tensor:
-    """Wrap ``data`` as a tensor without copying when the dtype already fits."""
-    if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
-        return data
-    return Tensor(data, dtype=dtype)
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """``data`` as a tensor, sharing memory with tensors and arrays whose dtype fits."""
+    check_device(device, "as_tensor")
+    if isinstance(data, Tensor):
+        if dtype is None or data._data.dtype == np.dtype(dtype):
+            return data
+        return data.astype(dtype)
+    if dtype is None:
+        arr = _dtypes.infer_array(data, "as_tensor")
+    else:
+        arr = _to_array(data, dtype)
+    return Tensor(arr, dtype=arr.dtype)
 
 
-def _dtype(dtype: Any) -> np.dtype:
-    return DEFAULT_DTYPE if dtype is None else np.dtype(dtype)
+def _dtype(dtype: Any, op: str = "dtype") -> np.dtype:
+    return _dtypes.DEFAULT[0] if dtype is None else _dtypes.as_dtype(dtype, op)
 
 
-def _shape(shape: tuple[Any, ...]) -> tuple[int, ...]:
+def _shape(shape: tuple[Any, ...]) -> tuple[builtins.int, ...]:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     try:
-        out = tuple(int(s) for s in shape)
+        out = tuple(builtins.int(s) for s in shape)
     except (TypeError, ValueError):
         raise TypeError(f"shape must be integers, got {shape!r}") from None
     if any(s < 0 for s in out):
@@ -685,91 +788,95 @@ def _shape(shape: tuple[Any, ...]) -> tuple[int, ...]:
     return out
 
 
-def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def _leaf(arr: np.ndarray, requires_grad: Any, device: Any, op: str) -> Tensor:
+    check_device(device, op)
+    t = Tensor(arr, dtype=arr.dtype)
+    t.requires_grad = _check_requires_grad(arr, requires_grad, op)
+    return t
+
+
+def zeros(*size: Any, dtype: Any = None, requires_grad: builtins.bool = False,
+          device: Any = None) -> Tensor:
     """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
-    return Tensor(
-        np.zeros(_shape(shape), dtype=_dtype(dtype)),
-        dtype=_dtype(dtype),
-        requires_grad=requires_grad,
-    )
+    return _leaf(np.zeros(_shape(size), dtype=_dtype(dtype, "zeros")), requires_grad, device,
+                 "zeros")
 
 
-def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def ones(*size: Any, dtype: Any = None, requires_grad: builtins.bool = False,
+         device: Any = None) -> Tensor:
     """A tensor of ones."""
-    return Tensor(
-        np.ones(_shape(shape), dtype=_dtype(dtype)),
-        dtype=_dtype(dtype),
-        requires_grad=requires_grad,
-    )
+    return _leaf(np.ones(_shape(size), dtype=_dtype(dtype, "ones")), requires_grad, device,
+                 "ones")
 
 
-def full(shape: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """A tensor filled with ``fill_value``."""
-    shp = _shape((shape,) if isinstance(shape, int) else tuple(shape))
-    return Tensor(
-        np.full(shp, fill_value, dtype=_dtype(dtype)),
-        dtype=_dtype(dtype),
-        requires_grad=requires_grad,
-    )
+def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: builtins.bool = False,
+         device: Any = None) -> Tensor:
+    """A tensor filled with ``fill_value`` (its dtype inferred from it: bool, int64 or the
+    default float dtype)."""
+    shp = _shape((size,) if isinstance(size, builtins.int) else tuple(size))
+    if dtype is None:
+        fv = fill_value._data if isinstance(fill_value, Tensor) else fill_value
+        dt = _dtypes.infer_array(fv, "full").dtype
+    else:
+        dt = _dtypes.as_dtype(dtype, "full")
+    fv = fill_value._data if isinstance(fill_value, Tensor) else fill_value
+    return _leaf(np.full(shp, fv, dtype=dt), requires_grad, device, "full")
 
 
-def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    arr = np.zeros_like(t._data, dtype=dtype)
-    return Tensor(arr, dtype=arr.dtype, requires_grad=requires_grad)
+def _like(t: Any, dtype: Any, op: str) -> tuple[tuple[builtins.int, ...], np.dtype]:
+    arr = t._data if isinstance(t, Tensor) else np.asarray(t)
+    return arr.shape, (arr.dtype if dtype is None else _dtypes.as_dtype(dtype, op))
 
 
-def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    arr = np.ones_like(t._data, dtype=dtype)
-    return Tensor(arr, dtype=arr.dtype, requires_grad=requires_grad)
+def zeros_like(t: Any, dtype: Any = None, requires_grad: builtins.bool = False,
+               device: Any = None) -> Tensor:
+    """Zeros of ``t``'s shape and dtype."""
+    shape, dt = _like(t, dtype, "zeros_like")
+    return _leaf(np.zeros(shape, dtype=dt), requires_grad, device, "zeros_like")
 
 
-def arange(
-    start: float,
-    stop: float | None = None,
-    step: float = 1,
-    dtype: Any = None,
-    requires_grad: bool = False,
-) -> Tensor:
-    """Evenly spaced values in ``[start, stop)`` (float32 unless ``dtype`` is given)."""
-    if stop is None:
-        start, stop = 0, start
-    return Tensor(
-        np.arange(start, stop, step, dtype=_dtype(dtype)),
-        dtype=_dtype(dtype),
-        requires_grad=requires_grad,
-    )
+def ones_like(t: Any, dtype: Any = None, requires_grad: builtins.bool = False,
+              device: Any = None) -> Tensor:
+    """Ones of ``t``'s shape and dtype."""
+    shape, dt = _like(t, dtype, "ones_like")
+    return _leaf(np.ones(shape, dtype=dt), requires_grad, device, "ones_like")
 
 
-def _check_generator(generator: Any, name: str) -> np.random.Generator:
-    if not isinstance(generator, np.random.Generator):
-        raise TypeError(
-            f"{name}: generator must be a numpy.random.Generator "
-            f"(e.g. numpy.random.default_rng(0)), "
-            f"got {type(generator).__name__}"
-        )
-    return generator
+def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
+           requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
+    """Values ``start, start + step, ...`` below ``end``: int64 when all three are
+    integers, else the default float dtype (unless ``dtype`` is given)."""
+    if end is None:
+        start, end = 0, start
+    vals = [v._data.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    if dtype is None:
+        ints = all(isinstance(v, (builtins.int, np.integer)) for v in vals)
+        dt = _dtypes.int64 if ints else _dtypes.DEFAULT[0]
+    else:
+        dt = _dtypes.as_dtype(dtype, "arange")
+    if vals[2] == 0:
+        raise ValueError("arange: step must be non-zero")
+    arr = np.arange(vals[0], vals[1], vals[2], dtype=np.float64 if dt.kind == "f" else None)
+    return _leaf(arr.astype(dt), requires_grad, device, "arange")
 
 
-def randn(
-    *shape: Any, generator: np.random.Generator, dtype: Any = None, requires_grad: bool = False
-) -> Tensor:
-    """Standard-normal samples drawn from an explicit ``numpy.random.Generator``."""
-    gen = _check_generator(generator, "randn")
-    dt = _dtype(dtype)
-    data = gen.standard_normal(
-        _shape(shape), dtype=dt if dt in (np.float32, np.float64) else np.float64
-    )
-    return Tensor(data.astype(dt, copy=False), dtype=dt, requires_grad=requires_grad)
+def randn(*size: Any, generator: Any = None, dtype: Any = None,
+          requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
+    """Standard-normal samples (``generator``: a :class:`gradstep.Generator`, a
+    ``numpy.random.Generator``, or None for the default generator)."""
+    gen = _random.numpy_generator(generator, "randn")
+    dt = _random.float_dtype(dtype, "randn")
+    native = dt if dt in (np.float32, np.float64) else np.float64
+    data = gen.standard_normal(_shape(size), dtype=native).astype(dt, copy=False)
+    return _leaf(data, requires_grad, device, "randn")
 
 
-def rand(
-    *shape: Any, generator: np.random.Generator, dtype: Any = None, requires_grad: bool = False
-) -> Tensor:
-    """Uniform samples in [0, 1) drawn from an explicit ``numpy.random.Generator``."""
-    gen = _check_generator(generator, "rand")
-    dt = _dtype(dtype)
-    data = gen.random(_shape(shape), dtype=dt if dt in (np.float32, np.float64) else np.float64)
-    return Tensor(data.astype(dt, copy=False), dtype=dt, requires_grad=requires_grad)
+def rand(*size: Any, generator: Any = None, dtype: Any = None,
+         requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
+    """Uniform samples in [0, 1) (``generator`` as in :func:`randn`)."""
+    gen = _random.numpy_generator(generator, "rand")
+    dt = _random.float_dtype(dtype, "rand")
+    native = dt if dt in (np.float32, np.float64) else np.float64
+    data = gen.random(_shape(size), dtype=native).astype(dt, copy=False)
+    return _leaf(data, requires_grad, device, "rand")
 
-
-from gradstep import ops as _ops  # noqa: E402  (binds the operator methods above)

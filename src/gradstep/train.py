@@ -791,9 +791,7 @@ class Trainer:
         if good:
             msg += f"; the last good checkpoint is {good[0]!r}"
         msg += " (fit(..., on_nonfinite='skip') skips such steps)"
-        err = NonFiniteError(msg)
-        err.epoch, err.step, err.parameter = self.epoch + 1, self.step + 1, bad_grad or bad_param  # type: ignore[attr-defined]
-        raise err
+        raise NonFiniteError(msg, self.epoch + 1, self.step + 1, bad_grad or bad_param)
 
     # ---------------------------------------------------------------- step
     def train_step(self, group: list[tuple[np.ndarray, np.ndarray]]) -> float:
