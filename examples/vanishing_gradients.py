@@ -1,7 +1,8 @@
 """Vanishing gradients, seen layer by layer.
 
 Trains two deep MLPs (8 hidden layers of 32 units) on the handwritten digits for a few
-epochs with ``fit(..., track="layers")`` and compares the gradient norm of every layer:
+epochs with ``fit(..., callbacks=[LayerTracker()])`` and compares the gradient norm of
+every layer:
 
 * sigmoid activations with PyTorch's default initialisation: the gradient shrinks by a
   factor of roughly 4 or more per layer on its way back (sigmoid' <= 1/4), so the first
@@ -24,7 +25,12 @@ from gradstep import nn
 from gradstep.data import load_digits
 from gradstep.optim import SGD
 from gradstep.train import fit
-from gradstep.viz.layers import gradient_ratio, plot_gradient_profile, plot_layer_stats
+from gradstep.viz.layers import (
+    LayerTracker,
+    gradient_ratio,
+    plot_gradient_profile,
+    plot_layer_stats,
+)
 
 
 def deep_mlp(activation: str, depth: int = 8, width: int = 32, seed: int = 0) -> nn.Sequential:
@@ -51,7 +57,7 @@ def run(activation: str, epochs: int = 3, n: int = 1024, depth: int = 8):
     model = deep_mlp(activation, depth=depth)
     opt = SGD(model.parameters(), lr=0.05, momentum=0.9)
     return fit(model, (x, y), optimizer=opt, epochs=epochs, batch_size=64, verbose=0,
-               track="layers")
+               callbacks=[LayerTracker()])
 
 
 def main(argv: list[str] | None = None) -> None:

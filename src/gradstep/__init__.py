@@ -80,6 +80,7 @@ from gradstep.tensor import (
     zeros_like,
 )
 from gradstep.train import History, evaluate, fit, predict
+from gradstep import distributed  # noqa: E402,F401  (registers the data-parallel fit plug-in)
 
 __version__ = "0.1.0"
 

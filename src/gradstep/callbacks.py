@@ -7,15 +7,20 @@ the :class:`~gradstep.train.Trainer` running the loop (``trainer.model``,
 
     on_train_begin(trainer)
       on_epoch_begin(trainer, epoch)
-        on_before_step(trainer)              # gradients ready; before the finite check,
-                                             # clipping and the update
+        on_step_begin(trainer, step)         # before the forward passes of a step
+        on_after_backward(trainer, step)     # backward passes done; before any check
+        on_before_step(trainer)              # loss checked, gradients ready; before the
+                                             # gradient check, clipping and the update
         on_batch_end(trainer, step, logs)    # after each optimizer step (or skipped step)
       on_epoch_end(trainer, epoch, logs)     # logs: loss, metrics, val_*, lr, time
     on_train_end(trainer, logs)
 
-``epoch`` is 0-based in hooks (``logs``/printing say ``epoch + 1``). Only callbacks that
-override ``on_batch_end`` or ``on_before_step`` are called per step, so the others cost
-nothing per step. A callback with state that must survive a resume implements
+``epoch`` is 0-based in hooks (``logs``/printing say ``epoch + 1``); ``step`` in
+``on_step_begin``/``on_after_backward`` is the :class:`~gradstep.train.StepState` of the
+step (its batches, summed loss and normaliser, the seed of its backward passes), which
+those hooks may change: that is how data parallelism sums a step over processes. Only
+callbacks that override a per-step hook are called per step, so the others cost nothing
+per step. A callback with state that must survive a resume implements
 ``state_dict()``/``load_state_dict()``; it is stored in the trainer's checkpoints.
 Callbacks that write files do so only when ``trainer.is_main`` (rank 0 of a
 data-parallel run).
@@ -32,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from gradstep.train import Trainer
+    from gradstep.train import StepState, Trainer
 
 __all__ = [
     "Callback",
@@ -52,6 +57,13 @@ class Callback:
 
     def on_epoch_begin(self, trainer: Trainer, epoch: int) -> None:
         """Called at the start of each epoch (0-based ``epoch``)."""
+
+    def on_step_begin(self, trainer: Trainer, step: StepState) -> None:
+        """Called before the forward passes of an optimizer step."""
+
+    def on_after_backward(self, trainer: Trainer, step: StepState) -> None:
+        """Called after the backward passes of a step, before its loss and gradients are
+        checked (also after a non-finite loss, with ``step.finite`` False)."""
 
     def on_before_step(self, trainer: Trainer) -> None:
         """Called when the gradients of a step are complete, before clipping and the update."""
@@ -337,6 +349,8 @@ class LambdaCallback(Callback):
         allowed = {
             "on_train_begin",
             "on_epoch_begin",
+            "on_step_begin",
+            "on_after_backward",
             "on_before_step",
             "on_batch_end",
             "on_epoch_end",

@@ -5,8 +5,8 @@ the gradient on its share of the global batch, the gradients are summed across w
 every worker applies the same update, so the parameters and the optimizer state stay
 identical on every rank without ever being sent after the start.
 
-The recipe, which :func:`gradstep.train.fit` follows by itself when the script runs under
-``mpiexec -n K``::
+The recipe, which :func:`gradstep.fit` follows by itself when the script runs under
+``mpiexec -n K`` (this module registers a fit plug-in, see :func:`attach`)::
 
     import gradstep.distributed as dist
 
@@ -14,7 +14,7 @@ The recipe, which :func:`gradstep.train.fit` follows by itself when the script r
     model = build_model(generator=np.random.default_rng(seed))
     dist.broadcast_parameters(model, root=0)      # every rank starts from rank 0's weights
     opt = SGD(model.parameters(), lr=0.1, momentum=0.9, flat=True)
-    loader = DataLoader(data, batch_size=b, generator=np.random.default_rng(0),
+    loader = DataLoader(data, batch_size=b, shuffle=True, generator=np.random.default_rng(0),
                         shard=dist.shard())       # same seed on every rank
     averager = dist.GradientAverager(opt)
     for x, y in loader:                           # this rank's slice of each global batch
@@ -47,9 +47,11 @@ from typing import Any
 
 import numpy as np
 
+from gradstep.callbacks import Callback
 from gradstep.data.loader import global_batch_slices, shard_bounds
 from gradstep.errors import ConfigError
 from gradstep.tensor import Tensor
+from gradstep.train import register_fit_plugin
 
 __all__ = [
     "DistributedSampler",
@@ -498,7 +500,7 @@ class GradientAverager:
         self.params: list[Tensor] = plist
         self.comm = comm
         self._own: dict[np.dtype, np.ndarray] = {}
-        self.last_global_count = 0
+        self.last_global_count: float = 0
 
     # -- buffers
     def _flat_buffer(self) -> Any:
@@ -579,11 +581,15 @@ class GradientAverager:
             else:
                 p._grad.fill(np.nan)
 
-    def finish(self, global_count: int) -> None:
-        """Divide the summed buffers by ``global_count`` and hand them to ``param._grad``."""
+    def finish(self, global_count: float) -> None:
+        """Divide the summed buffers by ``global_count`` and hand them to ``param._grad``.
+
+        ``global_count`` is the global number of samples, or any divisor of a summed loss
+        (e.g. the summed class weights); 1 leaves the buffers as they are.
+        """
         bufs = self.buffers()
-        self.last_global_count = int(global_count)
-        if global_count > 0:
+        self.last_global_count = global_count
+        if global_count > 0 and global_count != 1:
             for b in bufs:
                 b /= global_count
         if self._flat_buffer() is not None:
@@ -661,85 +667,55 @@ def reduce_mean(metrics: Mapping[str, float], count: float, comm: Any = None) ->
     return {k: (float(tot[i] / n) if n > 0 else float("nan")) for i, k in enumerate(keys)}
 
 
-# ---------------------------------------------------------------------------- fit hook
-class DataParallel:
-    """What :class:`gradstep.train.Trainer` does differently on more than one rank.
+# ---------------------------------------------------------------------------- fit plug-in
+class DataParallel(Callback):
+    """The callback that makes a :func:`gradstep.fit` step global over K ranks.
 
-    Created by :func:`attach`; the trainer calls :meth:`begin_step` before the forward
-    passes of an optimizer step and :meth:`end_step` after the backward passes (the loss of
-    each batch is summed over its examples and backpropagated with seed 1). ``end_step``
-    makes everything about the step global with two collectives:
+    Added by :func:`attach` (the fit plug-in this module registers). It works through the
+    step hooks users have:
 
-    1. one small ``Allreduce`` of the step's increments of the running metric sums (loss
-       sum, example count, metric sums), the step's example count and a "bad step" flag,
-       so every rank holds the
-       global running sums (progress, history, checkpoints and epoch logs see the whole
-       batch, and a mid-epoch checkpoint written by rank 0 is valid for every rank);
-    2. the in-place ``Allreduce`` of the flat gradient buffer, divided by the global count.
+    * ``on_step_begin``: every batch's summed loss is backpropagated with seed 1 (so each
+      rank's gradients are its summed gradients);
+    * ``on_after_backward``: one small ``Allreduce`` of the step's sums (summed loss, its
+      normaliser, examples, metric sums, the zero-output baseline of the first step) and a
+      "bad step" flag makes them global on every rank (progress, history, checkpoints and
+      the divergence guard see the whole global batch, identically on every rank); then
+      the in-place ``Allreduce`` of the flat gradient buffer, divided by the global
+      divisor of the loss. The gradients are then those of the loss object on the global
+      batch, exactly as one process would compute them.
 
-    If any rank met a non-finite loss, every rank's gradients become NaN instead, so the
-    trainer's gradient check makes all ranks skip (or raise on) the same step.
+    If any rank met a non-finite loss, every rank marks the step non-finite (no gradient
+    reduction), so all ranks skip (or raise on) the same step.
     """
 
     def __init__(self, trainer: Any, comm: Any = None) -> None:
-        self.trainer = trainer
         self.comm = _COMM if comm is None else comm
         self.averager = GradientAverager(trainer.optimizer, comm=self.comm)
-        self._before: np.ndarray | None = None
-        self._count = -1
         self.allreduce_seconds = 0.0
 
-    @staticmethod
-    def _sums_vector(sums: Any) -> np.ndarray:
-        return np.array([sums.loss, sums.n, *sums.values], dtype=np.float64)
+    def on_step_begin(self, trainer: Any, step: Any) -> None:
+        step.backward_scale = 1.0
 
-    def begin_step(self, sums: Any, local_count: int | None = None) -> None:
-        """Remember the running sums before the step's batches are added.
-
-        Args:
-            sums: the trainer's running metric sums (``loss``, ``n``, ``values``).
-            local_count: examples in this rank's share of the step; default: the number
-                added to ``sums`` by the end of the step (which leaves out the examples of
-                a batch whose loss was not finite).
-        """
-        self._before = self._sums_vector(sums)
-        self._count = -1 if local_count is None else int(local_count)
-
-    def end_step(self, sums: Any, ok: bool) -> tuple[float, int]:
-        """Make the step global; returns ``(global loss sum, global example count)``.
-
-        ``sums`` (the trainer's running metric sums) is updated in place to the global sums.
-        """
+    def on_after_backward(self, trainer: Any, step: Any) -> None:
         from mpi4py import MPI
 
-        before = self._before if self._before is not None else np.zeros(2 + len(sums.values))
-        delta = self._sums_vector(sums) - before
-        count = int(round(delta[1])) if self._count < 0 else self._count
-        msg = np.append(delta, [count, 0.0 if ok else 1.0])
+        sums = step.sums
+        local_n = sums.n
+        msg = np.concatenate([sums.vector(), [step.baseline_sum, step.baseline_norm,
+                                              float(step.has_baseline), float(not step.finite)]])
         t0 = time.perf_counter()
         self.comm.Allreduce(MPI.IN_PLACE, msg, op=MPI.SUM)
-        delta, total, bad = msg[:-2], int(round(msg[-2])), msg[-1]
-        if bad:
-            self.averager.poison()
+        sums.set_vector(msg[:-4])
+        step.baseline_sum, step.baseline_norm = float(msg[-4]), float(msg[-3])
+        step.has_baseline = bool(msg[-2])
+        if msg[-1]:
+            step.finite = False
         else:
-            bufs = self.averager.pack(count)
+            bufs = self.averager.pack(local_n)
             for b in bufs:
                 self.comm.Allreduce(MPI.IN_PLACE, b, op=MPI.SUM)
-            self.averager.finish(total)
+            self.averager.finish(sums.divisor(sums.norm))
         self.allreduce_seconds += time.perf_counter() - t0
-        now = before + delta
-        sums.loss, sums.n = float(now[0]), int(round(now[1]))
-        sums.values = [float(v) for v in now[2:]]
-        self._before = None
-        return float(delta[0]), total
-
-    def loader_state(self, state: Mapping[str, Any]) -> dict[str, Any]:
-        """A loader state saved by rank 0, made loadable by this rank (same world size)."""
-        out = dict(state)
-        saved = out.get("shard")
-        if isinstance(saved, list) and len(saved) == 2 and saved[1] == world_size():
-            out["shard"] = [rank(), world_size()]
-        return out
 
 
 def _generator_digest(gen: Any) -> str:
@@ -750,10 +726,13 @@ def _generator_digest(gen: Any) -> str:
 
 
 def attach(trainer: Any) -> DataParallel | None:
-    """Prepare a trainer for data parallelism; None when running as a single process.
+    """The fit plug-in: prepare a trainer for data parallelism; None for a single process.
 
-    Calls :func:`init` when the process was started by an MPI launcher (see
-    :func:`launched_by_mpi`). With more than one rank: sets ``trainer.is_main``, shards the
+    Registered with :func:`gradstep.train.register_fit_plugin` when this module is imported
+    (``import gradstep`` does), so every :func:`gradstep.fit` calls it. Calls :func:`init`
+    when the process was started by an MPI launcher (see :func:`launched_by_mpi`). With more
+    than one rank: sets ``trainer.is_main``, turns off the deferral of Ctrl-C (the launcher
+    handles it), shards the
     training loader (``shard=(rank, world_size)``, so ``batch_size`` is per rank and the
     global batch is ``world_size * batch_size``) unless it is sharded already, checks that
     the loader's generator is in the same state on every rank, and broadcasts the model's
@@ -771,6 +750,7 @@ def attach(trainer: Any) -> DataParallel | None:
     if k == 1:
         return None
     trainer.is_main = is_main()
+    trainer.handle_sigint = False
     loader = trainer.loader
     if hasattr(loader, "world_size") and hasattr(loader, "rank"):
         if loader.world_size == 1:
@@ -793,3 +773,6 @@ def attach(trainer: Any) -> DataParallel | None:
             )
     broadcast_parameters(trainer.model)
     return DataParallel(trainer)
+
+
+register_fit_plugin("distributed", attach)

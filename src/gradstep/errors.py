@@ -60,6 +60,29 @@ class NonFiniteError(GradstepError, FloatingPointError):
         self.parameter = parameter
 
 
+class DivergenceError(NonFiniteError):
+    """Training diverged: a non-finite loss or gradient, or a loss that grew past
+    ``max_loss_ratio`` times its reference (see :func:`gradstep.fit`).
+
+    Attributes (besides ``epoch``, ``step`` and ``parameter``):
+        loss: the offending loss value (None when a gradient was non-finite).
+        reference: the value the loss was compared with (None for a non-finite value).
+        checkpoint: the path of the last good checkpoint a ModelCheckpoint wrote, or None.
+    """
+
+    def __init__(self, message: str, epoch: int | None = None, step: int | None = None,
+                 parameter: str | None = None, *, loss: float | None = None,
+                 reference: float | None = None, checkpoint: str | None = None) -> None:
+        super().__init__(message, epoch, step, parameter)
+        self.loss = loss
+        self.reference = reference
+        self.checkpoint = checkpoint
+
+
+class LossWarning(UserWarning):
+    """A loss that :func:`gradstep.evaluate` computed is not finite or absurdly large."""
+
+
 class DeviceError(GradstepError, RuntimeError):
     """A device other than the CPU was requested (``t.to("cuda")``): gradstep runs on the CPU."""
 

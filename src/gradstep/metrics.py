@@ -26,7 +26,7 @@ __all__ = [
 
 
 def _arr(x: Any, name: str) -> np.ndarray:
-    data = getattr(x, "data", x)
+    data = getattr(x, "_data", x)  # a Tensor's array
     if not isinstance(data, np.ndarray):
         data = np.asarray(data)
     if data.dtype.kind not in "biuf":

@@ -3,12 +3,16 @@ are skipped when asked), and the last good checkpoint stays intact and finite:
 
 * an exploding learning rate (set to 1e30 at the start of epoch 2);
 * a NaN introduced into the data (at the start of epoch 2);
-* a gradient that overflows float32 while the loss is still finite.
+* a gradient that overflows float32 while the loss is still finite;
+* a finite loss that runs away (past ``max_loss_ratio`` times its reference).
+
+No floating-point warning reaches the terminal: the checks report the outcome.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +22,7 @@ import pytest
 import gradstep
 from gradstep import models, optim
 from gradstep.callbacks import Callback, ModelCheckpoint
-from gradstep.errors import NonFiniteError
+from gradstep.errors import DivergenceError, NonFiniteError
 from gradstep.train import fit
 
 STEPS = 20  # examples per epoch, batch size 1
@@ -49,13 +53,15 @@ def _linear() -> Any:
 
 
 def _run(tmp_path: Path, fault: Callback, *, on_nonfinite: str = "raise",
-         x: np.ndarray | None = None, lr: float = 1e-3) -> tuple[Any, Any]:
+         x: np.ndarray | None = None, lr: float = 1e-3,
+         max_loss_ratio: float | None = 1e4) -> tuple[Any, Any]:
     xs, y = _regression()
     x = xs if x is None else x
     model = _linear()
     ds = gradstep.data.ArrayDataset(x, y)
     history = fit(model, ds, loss="mse", optimizer=optim.SGD(model.parameters(), lr=lr),
                   epochs=3, batch_size=1, shuffle=False, verbose=0, on_nonfinite=on_nonfinite,
+                  max_loss_ratio=max_loss_ratio,
                   callbacks=[ModelCheckpoint(tmp_path, save_best=False), fault])
     return model, history
 
@@ -136,8 +142,10 @@ def test_float32_gradient_overflow_with_finite_loss(tmp_path: Path) -> None:
         trainer.model[1].bias._data[...] = 0.0
 
     snap = Snapshot(tmp_path)
-    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(NonFiniteError) as info:
-        _run(tmp_path, _Both(snap, AtEpoch(1, huge)), x=x.copy(), lr=0.0)
+    # the loss 1e36 is also past max_loss_ratio: switch that test off to reach the gradient
+    with warnings.catch_warnings(), pytest.raises(NonFiniteError) as info:
+        warnings.simplefilter("error")  # no floating-point warning leaks
+        _run(tmp_path, _Both(snap, AtEpoch(1, huge)), x=x.copy(), lr=0.0, max_loss_ratio=None)
     err = info.value
     msg = str(err)
     assert "non-finite gradient" in msg and "epoch 2, step 26" in msg, msg
@@ -151,9 +159,10 @@ def test_gradient_overflow_is_skipped_when_asked(tmp_path: Path) -> None:
     def huge(trainer: Any) -> None:
         trainer.loader.dataset.x[5] = [1e21, 0, 0, 0, 0, 0]
 
-    with np.errstate(over="ignore", invalid="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         model, history = _run(tmp_path, AtEpoch(1, huge), x=x.copy(), lr=0.0,
-                              on_nonfinite="skip")
+                              on_nonfinite="skip", max_loss_ratio=None)
     assert history["skipped"][1] == 1.0
     assert all(np.isfinite(p._data).all() for p in model.parameters())
 
@@ -165,3 +174,77 @@ class _Both(Callback):
     def on_epoch_begin(self, trainer: Any, epoch: int) -> None:
         for cb in self.cbs:
             cb.on_epoch_begin(trainer, epoch)
+
+
+# ------------------------------------------------------------------ runaway (finite) losses
+def test_runaway_loss_stops_with_divergence_error_naming_step_and_checkpoint(
+        tmp_path: Path) -> None:
+    """lr 1.0 from epoch 2 on: each per-example step multiplies the error by about
+    |1 - 2 ||x||^2| > 1, so the loss grows geometrically but stays finite for many steps;
+    the ratio test stops it long before an overflow."""
+    def too_fast(trainer: Any) -> None:
+        for g in trainer.optimizer.param_groups:
+            g["lr"] = 1.0
+
+    snap = Snapshot(tmp_path)
+    with warnings.catch_warnings(), pytest.raises(DivergenceError) as info:
+        warnings.simplefilter("error")
+        _run(tmp_path, _Both(snap, AtEpoch(1, too_fast)))
+    err = info.value
+    assert isinstance(err, NonFiniteError)
+    assert err.loss is not None and err.reference is not None
+    assert math.isfinite(err.loss) and err.loss > 1e4 * err.reference
+    assert err.epoch == 2 and STEPS < err.step <= 2 * STEPS
+    assert f"step {err.step}" in str(err) and "max_loss_ratio" in str(err)
+    assert err.checkpoint is not None and err.checkpoint.endswith("last.safetensors")
+    assert repr(err.checkpoint) in str(err)
+    _assert_last_good_checkpoint(tmp_path, snap.bytes)
+
+
+def test_max_loss_ratio_none_leaves_only_the_non_finite_check(tmp_path: Path) -> None:
+    """The same runaway run completes (finite, huge loss) when the ratio test is off."""
+    def too_fast(trainer: Any) -> None:
+        for g in trainer.optimizer.param_groups:
+            g["lr"] = 1.0
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, h = _run(tmp_path, AtEpoch(1, too_fast), max_loss_ratio=None)
+    assert len(h.epoch) == 3 and math.isfinite(h["loss"][-1])
+    assert h["loss"][-1] > 1e4 * h["loss"][0]
+
+
+def test_a_loss_that_starts_near_zero_is_not_called_divergent(tmp_path: Path) -> None:
+    """The model starts at the exact solution (first loss ~1e-15 in float32); a later small
+    perturbation raises the loss by many orders of magnitude relative to that, but not
+    relative to the zero-output loss (the scale of the targets), so training goes on."""
+    x, y = _regression()
+
+    def exact(model: Any) -> None:
+        model[1].weight._data[...] = np.arange(1, 7, dtype=np.float32) / 10
+        model[1].bias._data[...] = 0.0
+
+    def perturb(trainer: Any) -> None:
+        trainer.model[1].bias._data[...] = 0.05
+
+    model = _linear()
+    exact(model)
+    h = fit(model, (x, y), loss="mse", optimizer=optim.SGD(model.parameters(), lr=1e-3),
+            epochs=3, batch_size=1, shuffle=False, verbose=0, callbacks=[AtEpoch(1, perturb)])
+    first, later = h.steps["loss"][0], max(h.steps["loss"][STEPS:])
+    assert later > 1e4 * max(first, 1e-30)  # a first-loss rule would have stopped this run
+    assert len(h.epoch) == 3
+
+
+def test_loss_guard_reference_rule() -> None:
+    from gradstep.train.guard import LossGuard
+
+    g = LossGuard(10.0)
+    assert not g.observe(0.5, baseline=2.0) and g.reference == 2.0  # max(first, baseline)
+    assert not g.observe(19.0) and g.observe(21.0)
+    z = LossGuard(10.0)
+    assert not z.observe(0.0, baseline=0.0) and z.reference == 0.0
+    assert not z.observe(3.0) and z.reference == 3.0  # a zero reference is replaced
+    assert not LossGuard(None).observe(1.0) and not LossGuard(None).observe(1e300)
+    with pytest.raises(ValueError, match="max_loss_ratio"):
+        LossGuard(0.5)

@@ -1,7 +1,8 @@
 """Backprop, layer by layer: per-parameter gradient norm, weight norm and update ratio.
 
-:class:`LayerTracker` is a :class:`gradstep.callbacks.Callback`; ``fit(..., track="layers")``
-adds one and the statistics land in ``history.layers`` (a :class:`LayerStats`). For every
+:class:`LayerTracker` is a :class:`gradstep.callbacks.Callback`:
+``fit(..., callbacks=[LayerTracker()])`` records the statistics in ``history.layers`` (a
+:class:`LayerStats`). For every
 parameter (``0.weight``, ``0.bias``, ...) and every optimizer step ``t`` it records
 
 * ``grad_norm``: ``||g_t||``, the L2 norm of the gradient the step used (before clipping);
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LayerStats", "LayerTracker", "plot_layer_stats", "plot_gradient_profile",
-    "gradient_ratio", "make_tracker", "STATS",
+    "gradient_ratio", "tracker_callbacks", "STATS",
 ]
 
 #: The recorded statistics, in plotting order.
@@ -132,7 +133,7 @@ class LayerTracker(Callback):
                 raise ValueError("LayerTracker: the model's parameters changed between runs")
             self.stats = LayerStats(names)
         self._before = [np.empty_like(p._data) for _, p in self._params]
-        trainer.history.layers = self.stats  # type: ignore[attr-defined]
+        trainer.history.layers = self.stats
 
     def on_before_step(self, trainer: Trainer) -> None:
         if (trainer.step + 1) % self.every:
@@ -274,14 +275,17 @@ def plot_gradient_profile(
     return out
 
 
-def make_tracker(track: str) -> LayerTracker:
-    """The callback for ``fit(..., track=...)``; only ``"layers"`` is known.
+def tracker_callbacks(track: str | None) -> list[LayerTracker]:
+    """The callbacks for a ``track`` option (``gradstep train --track-layers``): ``[]`` for
+    None, one :class:`LayerTracker` for ``"layers"``.
 
     Raises:
         ConfigError: any other value.
     """
+    if track is None:
+        return []
     if track != "layers":
         from gradstep.errors import ConfigError
 
-        raise ConfigError(f"fit: track must be 'layers' or None, got {track!r}")
-    return LayerTracker()
+        raise ConfigError(f"track: expected 'layers' or None, got {track!r}")
+    return [LayerTracker()]

@@ -1,0 +1,355 @@
+"""The training step and the epoch loop: :class:`Trainer` and :func:`fit`."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from gradstep.callbacks import Callback
+from gradstep.errors import DivergenceError
+from gradstep.nn.utils import clip_grad_norm_
+from gradstep.tensor import Tensor, no_grad
+from gradstep.train.evaluate import as_input, as_loader, evaluate_sums, prep_target, split_batch
+from gradstep.train.guard import last_good_checkpoint, nonfinite_message
+from gradstep.train.history import History
+from gradstep.train.plugins import fit_plugins
+from gradstep.train.progress import Progress
+from gradstep.train.step import StepState
+from gradstep.train.trainer import TrainerState
+
+__all__ = ["Trainer", "fit"]
+
+Batch = tuple[Any, Any]
+
+
+class Trainer(TrainerState):
+    """Runs the loop of :func:`fit`; callbacks receive it (see :class:`TrainerState`)."""
+
+    # ------------------------------------------------------------- guarding
+    def _grads(self) -> list[np.ndarray]:
+        flat = getattr(self.optimizer, "flat", None)
+        grads = getattr(flat, "grads", None)
+        if isinstance(grads, dict) and grads:
+            return list(grads.values())
+        return [p._grad for p in self._params if p._grad is not None]
+
+    def _grads_finite(self) -> bool:
+        # vdot (BLAS dot, no floating-point warnings): NaN/Inf anywhere makes it non-finite;
+        # an overflow of finite values is ruled out by the exact check.
+        for g in self._grads():
+            if not np.isfinite(np.vdot(g, g)) and not np.isfinite(g).all():
+                return False
+        return True
+
+    def _diverged(self, message: str, parameter: str = "", loss: float | None = None,
+                  reference: float | None = None) -> DivergenceError:
+        good = last_good_checkpoint(self.callbacks)
+        msg = message + "; the update was not applied"
+        if good:
+            msg += f"; the last good checkpoint is {good!r}"
+        return DivergenceError(msg, self.epoch + 1, self.step + 1, parameter or None,
+                               loss=loss, reference=reference, checkpoint=good)
+
+    def _nonfinite(self, kind: str, value: float) -> None:
+        """A non-finite loss (kind 'loss') or gradient ('grad'): skip the step or raise."""
+        if self.on_nonfinite == "skip":
+            self._skipped += 1
+            return
+        where = f"epoch {self.epoch + 1}, step {self.step + 1}"
+        msg, bad = nonfinite_message(kind, value, where, self._params, self._names)
+        err = self._diverged(msg, bad, loss=value if kind == "loss" else None)
+        err.args = (err.args[0] + " (fit(..., on_nonfinite='skip') skips such steps)",)
+        raise err
+
+    def _check_loss(self, step: StepState) -> bool:
+        """Whether the step's loss allows the update (raises on divergence)."""
+        mean = step.loss
+        if not math.isfinite(mean):
+            self._nonfinite("loss", step.bad_loss if not step.finite else mean)
+            return False
+        ref = self.guard.reference
+        if self.guard.observe(mean, step.baseline):
+            raise self._diverged(
+                f"the loss diverged at epoch {self.epoch + 1}, step {self.step + 1}: "
+                f"{mean:.6g} is more than max_loss_ratio={self.guard.ratio:g} times the "
+                f"reference loss {ref:.6g} (lower the learning rate, scale the inputs, or "
+                "pass max_loss_ratio=None)", loss=mean, reference=ref)
+        return True
+
+    # ---------------------------------------------------------------- step
+    def _forward_backward(self, step: StepState) -> None:
+        """Forward and backward passes of every batch of the step (summed losses, seeded
+        with ``1 / divisor`` of the group unless a hook set ``step.backward_scale``)."""
+        red, model, sums = self.loss, self.model, step.sums
+        scale = None
+        seed: np.ndarray | None = None
+        for i, (xb, yb) in enumerate(step.batches):
+            out = model(as_input(xb))
+            od = out._data
+            y = prep_target(od, yb)
+            if i == 0:
+                step.normaliser = red.normaliser(y, od.ndim) + sum(
+                    red.normaliser(prep_target(od, b[1]), od.ndim) for b in step.batches[1:])
+                d = red.divisor(step.normaliser)
+                scale = step.backward_scale if step.backward_scale is not None else (
+                    1.0 / d if d else 0.0)
+                if self.guard.reference is None:
+                    self._baseline(step, od, y)
+            loss = red.summed(out, y)
+            lv = float(loss._data)
+            if not math.isfinite(lv):
+                step.finite, step.bad_loss = False, lv
+                return
+            if seed is None or seed.dtype != loss._data.dtype:
+                seed = np.asarray(scale, dtype=loss._data.dtype)
+            loss.backward(seed)
+            sums.loss += lv
+            sums.norm += red.normaliser(y, od.ndim)
+            sums.add_metrics(od, y)
+
+    def _baseline(self, step: StepState, od: np.ndarray, y: np.ndarray) -> None:
+        """The loss of an all-zero output on this batch (the guard's scale of the loss)."""
+        with no_grad():
+            step.baseline_sum = float(self.loss.summed(Tensor(np.zeros_like(od)), y)._data)
+        step.baseline_norm = self.loss.normaliser(y, od.ndim)
+        step.has_baseline = True
+
+    def _apply(self) -> bool:
+        """Gradient hooks, finite check, clipping and the update; whether it was applied."""
+        for cb in self._hooked["on_before_step"]:
+            cb.on_before_step(self)
+        if not self._grads_finite():
+            self._nonfinite("grad", math.nan)
+            return False
+        if self.grad_clip is not None:
+            clip_grad_norm_(self._params, self.grad_clip)
+        self.optimizer.step()
+        return True
+
+    def train_step(self, group: list[Batch]) -> float:
+        """One optimizer step over a group of batches; returns its loss (nan if skipped).
+
+        The loss is the loss object's value on the whole group, and the gradient is its
+        gradient (see :mod:`gradstep.train.reduction`).
+        """
+        step = StepState(group, self.new_sums())
+        for cb in self._hooked["on_step_begin"]:
+            cb.on_step_begin(self, step)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            self._forward_backward(step)  # overflow is caught by the checks below
+        for cb in self._hooked["on_after_backward"]:
+            cb.on_after_backward(self, step)
+        lr = self.lr
+        ok = self._check_loss(step) and self._apply()
+        mean = step.loss if ok else math.nan
+        if ok:
+            self.sums.merge(step.sums)
+        self.optimizer.zero_grad()
+        self.step += 1
+        self.history.steps["loss"].append(mean)
+        self.history.steps["lr"].append(lr)
+        if self._hooked["on_batch_end"]:
+            logs = {"loss": mean, "lr": lr, "size": float(step.sums.n), "skipped": float(not ok)}
+            for cb in self._hooked["on_batch_end"]:
+                cb.on_batch_end(self, self.step, logs)
+        return mean
+
+    def _groups(self, it: Iterator[Any]) -> Iterator[list[Batch]]:
+        k = self.accumulate
+        group: list[Batch] = []
+        for batch in it:
+            group.append(split_batch(batch, "fit"))
+            if len(group) == k:
+                yield group
+                group = []
+        if group:
+            yield group
+
+    # ---------------------------------------------------------------- loop
+    def _begin_epoch(self, progress: Progress) -> tuple[bool, float]:
+        mid_epoch, self._mid_epoch = self._mid_epoch, False
+        if not mid_epoch:
+            self.sums = self.new_sums()
+            self._epoch_time = 0.0
+            self._skipped = 0
+        for cb in self.callbacks:
+            cb.on_epoch_begin(self, self.epoch)
+        if hasattr(self.model, "train"):
+            self.model.train()
+        n = -(-len(self.loader) // self.accumulate) if hasattr(self.loader, "__len__") else 0
+        start = (self.loader.state_dict()["batch_index"]
+                 if mid_epoch and hasattr(self.loader, "state_dict") else 0)
+        progress.epoch_begin(self.epoch, n, start // self.accumulate)
+        return mid_epoch, time.perf_counter() - self._epoch_time
+
+    def _validate(self) -> dict[str, float]:
+        last = self.epoch + 1 >= self.epochs
+        if self.val is None or not ((self.epoch + 1) % self.eval_every == 0 or last):
+            return {}
+        val, _ = evaluate_sums(self.model, self.val, self.loss, self.metric_fns,
+                               self.val_batch_size)
+        return {f"val_{k}": v for k, v in val.items()}
+
+    def _end_epoch(self, t0: float, progress: Progress) -> dict[str, Any]:
+        epoch = self.epoch
+        self._loader_epoch, self._batches_done = None, False
+        self._epoch_time = time.perf_counter() - t0
+        logs: dict[str, Any] = self.sums.result()
+        logs.update(self._validate())
+        logs["lr"] = self.lr
+        logs["time"] = self._epoch_time
+        logs["samples_per_s"] = self.sums.n / max(self._epoch_time, 1e-9)
+        if self._skipped or "skipped" in self.history:
+            logs["skipped"] = float(self._skipped)
+        self.history.append_epoch(epoch + 1, logs)
+        self.sums = self.new_sums()  # the epoch is complete
+        self._epoch_time = 0.0
+        self._skipped = 0
+        self.epoch = epoch + 1
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, epoch, logs)
+        progress.epoch_end(epoch, logs)
+        return logs
+
+    def run(self) -> History:
+        """Train until ``epochs`` (or ``stop_training``); returns the history."""
+        progress = Progress(self.verbose if self.is_main else 0, self.epochs)
+        logs: dict[str, Any] = {}
+        restore_sigint = self._install_sigint()
+        try:
+            for cb in self.callbacks:
+                cb.on_train_begin(self)
+            self.optimizer.zero_grad()
+            while self.epoch < self.epochs and not self.stop_training:
+                mid_epoch, t0 = self._begin_epoch(progress)
+                if not (mid_epoch and self._batches_done):
+                    batches = iter(self.loader)
+                    self._loader_epoch = getattr(self.loader, "epoch", None)
+                    for group in self._groups(batches):
+                        self.train_step(group)
+                        progress.step(self.sums, t0)
+                        self._check_interrupt()
+                logs = self._end_epoch(t0, progress)
+                self._check_interrupt()
+        finally:
+            restore_sigint()
+            progress.close()
+            for cb in self.callbacks:
+                cb.on_train_end(self, logs)
+        return self.history
+
+
+def fit(
+    model: Any,
+    train: Any,
+    *,
+    loss: Any = "cross_entropy",
+    optimizer: Any,
+    epochs: int,
+    batch_size: int | str | None = 32,
+    val: Any = None,
+    eval_every: int = 1,
+    scheduler: Any = None,
+    scheduler_interval: str = "epoch",
+    callbacks: Sequence[Callback] = (),
+    metrics: Any = None,
+    grad_clip: float | None = None,
+    accumulate: int = 1,
+    seed: int = 0,
+    resume: str | os.PathLike[str] | None = None,
+    on_nonfinite: str = "raise",
+    max_loss_ratio: float | None = 1e4,
+    shuffle: bool = True,
+    verbose: int = 1,
+) -> History:
+    """Train ``model`` by gradient descent and return its :class:`History`.
+
+    **The loss fit minimises is exactly the loss object's.** Each optimizer step takes
+    ``accumulate`` batches (one by default). Every batch's loss is computed summed over its
+    elements (``reduction="sum"``) together with the loss's own normaliser ``D_b``: the
+    number of elements for element-wise losses (``MSELoss`` on ``(N, 10)`` targets:
+    ``N * 10``; ``BCEWithLogitsLoss`` on multi-label targets likewise), the summed class
+    weights of the non-ignored targets for ``CrossEntropyLoss``/``NLLLoss`` with class
+    indices (the count of non-ignored targets without ``weight``; label smoothing keeps
+    that normaliser, as PyTorch), the number of samples for class-probability targets. The
+    step's loss is ``sum_b S_b / sum_b D_b`` and its gradient is backpropagated with that
+    divisor as the seed, which is the value and gradient of the loss object on the
+    concatenated group: ``accumulate=k`` equals one batch of ``k * b`` examples, also for
+    a short last group. ``reduction="sum"``: the group's summed loss (divisor 1).
+    ``reduction="none"``: the mean of the per-element values (``loss(out, y).mean()``). A
+    callable without a ``reduction`` keyword is taken to return the mean over the batch's
+    examples (groups weight batch means by their example counts). Epoch and validation
+    losses follow the same rule over all their batches. A group whose normaliser is 0
+    (every target ignored) has loss 0/0 = NaN, as the loss object, and the non-finite
+    guard handles it.
+
+    **Divergence guard.** A non-finite loss or gradient stops training with
+    :class:`~gradstep.errors.DivergenceError` (a NonFiniteError) naming the epoch, the step,
+    the parameter and the last good checkpoint a ModelCheckpoint wrote, before the bad
+    update is applied (``on_nonfinite="skip"`` drops such steps instead). So does a finite
+    step loss above ``max_loss_ratio`` times the reference loss: the larger of the first
+    step's loss and the loss of an all-zero output on the first batch (uniform
+    probabilities for logits, zero predictions for regression), which keeps the rule
+    meaningful for losses that start near 0 (while the reference is exactly 0, later
+    losses replace it). Floating-point warnings of the forward and backward passes are
+    silenced: these checks report the outcome instead.
+
+    Args:
+        model: a module: ``model(x)`` gives the output a loss compares with ``y``.
+        train: training data: ``(x, y)`` arrays, an ArrayDataset, or a DataLoader (used
+            as is: ``batch_size``, ``shuffle`` and ``seed`` then do not apply). Batches
+            may hold arrays or Tensors.
+        loss: ``"cross_entropy"`` (default), ``"mse"``, ``"l1"``, ``"bce_with_logits"``,
+            a loss module or a loss function (see :func:`resolve_loss`).
+        optimizer: a gradstep optimizer over the model's parameters.
+        epochs: total number of epochs (a resumed run continues up to it).
+        batch_size: ``1`` (per-example SGD), ``N`` (mini-batch) or ``"full"``/None
+            (full batch).
+        val: validation data (like ``train``), evaluated every ``eval_every`` epochs and
+            after the last one (``val_*`` logs; NaN in the other epochs).
+        eval_every: validate every this many epochs.
+        scheduler: learning-rate scheduler stepped every epoch, or every optimizer step
+            with ``scheduler_interval="step"``; ``ReduceLROnPlateau``-like schedulers get
+            the validation loss.
+        callbacks: :class:`~gradstep.callbacks.Callback` instances (e.g.
+            :class:`gradstep.viz.layers.LayerTracker` for per-layer statistics).
+        metrics: names or callables (default: accuracy for classification losses, MAE
+            for regression losses).
+        grad_clip: clip the global gradient norm to this value before each step.
+        accumulate: batches per optimizer step (exact, see above).
+        seed: seeds the loader's Generator when ``fit`` builds the loader.
+        resume: checkpoint written by a ModelCheckpoint / ``Trainer.save`` to continue.
+        on_nonfinite: ``"raise"`` (DivergenceError) or ``"skip"`` the offending step.
+        max_loss_ratio: the divergence ratio (default 1e4); None disables that test.
+        shuffle: reshuffle the training data every epoch (when ``fit`` builds the loader).
+        verbose: 0 silent; 1 a progress bar when stderr is a terminal and tqdm is
+            installed, else one line per epoch; 2 one line per epoch.
+
+    Returns:
+        The :class:`History` (also with the epochs before a resume).
+
+    Raises:
+        DivergenceError: a NaN/Inf loss or gradient (unless ``on_nonfinite="skip"``) or a
+            loss past ``max_loss_ratio`` times the reference.
+        CheckpointError: ``resume`` is missing, corrupt or does not fit.
+    """
+    loader = as_loader(train, batch_size, shuffle, seed, "fit: train")
+    trainer = Trainer(
+        model, loader, loss=loss, optimizer=optimizer, epochs=epochs, val=val,
+        scheduler=scheduler, scheduler_interval=scheduler_interval, callbacks=callbacks,
+        metrics=metrics, grad_clip=grad_clip, accumulate=accumulate,
+        on_nonfinite=on_nonfinite, verbose=verbose, eval_every=eval_every,
+        max_loss_ratio=max_loss_ratio,
+    )
+    for plugin in fit_plugins().values():
+        cb = plugin(trainer)
+        if cb is not None:
+            trainer.add_callback(cb, plugin=True)
+    if resume is not None:
+        trainer.restore(resume)
+    return trainer.run()
