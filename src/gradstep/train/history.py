@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import math
 import os
-from pathlib import Path
 from typing import Any
+
+from gradstep._atomic import atomic_write_text
 
 __all__ = ["History"]
 
@@ -113,7 +114,7 @@ class History:
         return h
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
-        """Write the history as JSON (NaN written as null)."""
+        """Write the history as JSON (NaN written as null), atomically."""
 
         def clean(v: list[float]) -> list[float | None]:
             return [x if math.isfinite(x) else None for x in v]
@@ -123,15 +124,15 @@ class History:
             "history": {k: clean(v) for k, v in self.history.items()},
             "steps": {k: clean(v) for k, v in self.steps.items()},
         }
-        Path(path).write_text(json.dumps(d, indent=1) + "\n")
+        atomic_write_text(path, json.dumps(d, indent=1) + "\n")
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
-        """Write one row per epoch: ``epoch`` then every per-epoch key."""
+        """Write one row per epoch: ``epoch`` then every per-epoch key (atomically)."""
         keys = list(self.history)
         lines = [",".join(["epoch", *keys])]
         for i, e in enumerate(self.epoch):
             lines.append(",".join([str(e)] + [repr(self.history[k][i]) for k in keys]))
-        Path(path).write_text("\n".join(lines) + "\n")
+        atomic_write_text(path, "\n".join(lines) + "\n")
 
     def __repr__(self) -> str:
         return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"

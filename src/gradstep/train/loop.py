@@ -114,8 +114,12 @@ class Trainer(TrainerState):
 
     def _baseline(self, step: StepState, od: np.ndarray, y: np.ndarray) -> None:
         """The loss of an all-zero output on this batch (the guard's scale of the loss)."""
-        with no_grad():
-            step.baseline_sum = float(self.loss.summed(Tensor(np.zeros_like(od)), y)._data)
+        try:
+            with no_grad():
+                zero = float(self.loss.summed(Tensor(np.zeros_like(od)), y)._data)
+        except Exception:  # noqa: BLE001 - a custom loss that rejects zeros: no baseline
+            return
+        step.baseline_sum = zero
         step.baseline_norm = self.loss.normaliser(y, od.ndim)
         step.has_baseline = True
 
