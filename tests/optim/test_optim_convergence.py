@@ -48,6 +48,17 @@ TABLE = [
     ("RMSprop", "rosenbrock", dict(lr=1e-3, centered=True, momentum=0.5), 4000),  # [2837]
     ("Adagrad", "bowl", dict(lr=0.5), 400),  # [254]
     ("Adagrad", "rosenbrock", dict(lr=1.0), 16000),  # [12898]
+    ("Adadelta", "bowl", dict(lr=10.0), 400),  # [247] (Rosenbrock: not within 40000)
+    ("Adamax", "bowl", dict(lr=0.1), 400),  # [262]
+    ("Adamax", "rosenbrock", dict(lr=0.02), 6000),  # [4163]
+    ("NAdam", "bowl", dict(lr=0.1), 250),  # [146]
+    ("NAdam", "rosenbrock", dict(lr=0.005), 7500),  # [5096]
+    ("RAdam", "bowl", dict(lr=0.1), 450),  # [296]
+    ("RAdam", "rosenbrock", dict(lr=0.01), 10000),  # [6969]
+    ("Rprop", "bowl", dict(lr=0.01), 100),  # [50]
+    ("Rprop", "rosenbrock", dict(lr=0.01), 6000),  # [4148]
+    ("ASGD", "bowl", dict(lr=0.05), 250),  # [164]
+    ("ASGD", "rosenbrock", dict(lr=1.8e-3), 14000),  # [9845]
 ]
 
 
