@@ -144,12 +144,14 @@ class Trainer(TrainerState):
         step = StepState(group, self.new_sums())
         for cb in self._hooked["on_step_begin"]:
             cb.on_step_begin(self, step)
+        # overflow in the passes or the update is caught by the checks (this step's or the
+        # next one's), which report it instead of NumPy's warnings
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            self._forward_backward(step)  # overflow is caught by the checks below
-        for cb in self._hooked["on_after_backward"]:
-            cb.on_after_backward(self, step)
-        lr = self.lr
-        ok = self._check_loss(step) and self._apply()
+            self._forward_backward(step)
+            for cb in self._hooked["on_after_backward"]:
+                cb.on_after_backward(self, step)
+            lr = self.lr
+            ok = self._check_loss(step) and self._apply()
         mean = step.loss if ok else math.nan
         if ok:
             self.sums.merge(step.sums)
@@ -300,8 +302,8 @@ def fit(
     step's loss and the loss of an all-zero output on the first batch (uniform
     probabilities for logits, zero predictions for regression), which keeps the rule
     meaningful for losses that start near 0 (while the reference is exactly 0, later
-    losses replace it). Floating-point warnings of the forward and backward passes are
-    silenced: these checks report the outcome instead.
+    losses replace it). NumPy's floating-point warnings inside a step (passes, step hooks,
+    update) are silenced: these checks report the outcome instead.
 
     Args:
         model: a module: ``model(x)`` gives the output a loss compares with ``y``.
