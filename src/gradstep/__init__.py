@@ -6,7 +6,7 @@ The public API is re-exported here; see the README for a tour.
 from __future__ import annotations
 
 from gradstep import callbacks, data, datasets, metrics, models, nn, ops, optim
-from gradstep.checkpoint import Checkpoint, load, save
+from gradstep.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from gradstep.errors import (
     CheckpointError,
     ConfigError,
@@ -20,6 +20,7 @@ from gradstep.errors import (
 from gradstep.gradcheck import gradcheck
 from gradstep.interop import load_weights, save_weights
 from gradstep.onnx_export import export_onnx
+from gradstep.saving import load, save
 from gradstep.ops import (
     abs,
     add,
@@ -87,7 +88,7 @@ __version__ = "0.1.0"
 __all__ = [
     "History", "callbacks", "evaluate", "fit", "metrics", "models", "predict",
     "data", "datasets", "optim",
-    "Checkpoint", "load", "save",
+    "Checkpoint", "load", "save", "load_checkpoint", "save_checkpoint",
     "save_weights", "load_weights", "export_onnx",
     "CheckpointError", "ConfigError", "DataError", "GradcheckError", "GradError",
     "GradstepError", "NonFiniteError", "ShapeError", "Tensor", "abs", "add", "arange",

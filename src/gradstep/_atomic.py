@@ -64,10 +64,8 @@ def _failure(exc: OSError, step: str, target: Path) -> OSError:
     """An OSError like ``exc`` that names ``target`` and the step, not the temporary file."""
     reason = exc.strerror or str(exc) or type(exc).__name__
     message = f"write failed while {step}: {reason}"
-    if exc.errno is None:
-        out = OSError(f"{message}: {os.fspath(target)!r}")
-        out.filename = os.fspath(target)
-        return out
+    if exc.errno is None:  # no errno: the target goes into the message itself
+        return OSError(f"{message} ({os.fspath(target)!r})")
     return OSError(exc.errno, message, os.fspath(target))  # the errno's subclass
 
 

@@ -1,439 +1,67 @@
-"""Checkpoints: model, optimizer, scheduler and training position in one safetensors file.
+"""Training checkpoints: model, optimizer, scheduler and training position in one file.
 
-A checkpoint is a `safetensors <https://github.com/huggingface/safetensors>`_ file:
+:func:`save_checkpoint` writes everything a training run needs to continue exactly, and
+:func:`load_checkpoint` reads it back (and restores it into live objects). For saving a
+``state_dict`` or any other nested data, as ``torch.save`` does, see :func:`gradstep.save`.
 
-* 8 bytes: little-endian unsigned length ``N`` of the header;
-* ``N`` bytes: a JSON object ``{name: {"dtype", "shape", "data_offsets": [begin, end]}}``
-  plus an optional ``"__metadata__": {str: str}``;
-* the byte buffer; every tensor is its ``[begin, end)`` slice, C order, little-endian.
+A checkpoint is a safetensors file (:mod:`gradstep._safetensors`). gradstep stores every
+array (model weights, optimizer buffers, ...) as a tensor and everything else (model
+config, optimizer hyperparameters, scheduler state, epoch/step, the data loader's Generator
+state and position in the epoch, user metadata) as JSON strings in ``__metadata__``
+(:mod:`gradstep._codec`). Tensor names are namespaced: ``model/<state_dict key>``,
+``optimizer/...``, ``scheduler/...``, ``extra/...``. The files are read and written by the
+``safetensors`` package too (``safetensors.numpy.load_file``/``save_file``).
 
-gradstep stores every array (model weights, optimizer buffers, ...) as a tensor and
-everything else (model config, optimizer hyperparameters, scheduler state, epoch/step,
-the data loader's Generator state and position in the epoch, user metadata) as JSON
-strings in ``__metadata__``. Tensor names are namespaced: ``model/<state_dict key>``,
-``optimizer/...``, ``scheduler/...``, ``extra/...``. The files are read and written by
-the ``safetensors`` package too (``safetensors.numpy.load_file``/``save_file``).
-
-Reading validates everything before any large allocation (header length against the
-file size, JSON, dtypes, shapes, offsets in range, contiguous and non-overlapping, names)
-so memory use is bounded by the file's real size; any problem raises
-:class:`gradstep.CheckpointError` naming the file and the problem. Nothing is ever
-pickled or unpickled. Writing is atomic: a temporary file in the same directory,
-``fsync``, :func:`os.replace`, then ``fsync`` of the directory, so a crash or a failing
-write leaves the previous file intact.
+Reading validates the whole file before any large allocation and checks restored states
+against the live objects' layouts; any problem raises :class:`gradstep.CheckpointError`
+naming the file and the problem. Nothing is ever pickled or unpickled. Writing is atomic
+(:mod:`gradstep._atomic`): a crash or a failing write leaves the previous file intact.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import struct
-import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gradstep._codec import Namer, decode, encode
+from gradstep._safetensors import describe, read_safetensors, write_safetensors
+from gradstep._safetensors import err as _err
 from gradstep.errors import CheckpointError
+from gradstep.nn.module import module_from_config
 
 __all__ = [
     "Checkpoint",
-    "save",
-    "load",
-    "read_safetensors",
-    "write_safetensors",
-    "encode_state",
-    "decode_state",
+    "save_checkpoint",
+    "load_checkpoint",
+    "checkpoint_parts",
     "FORMAT_VERSION",
 ]
 
 FORMAT_VERSION = "1"
 """Version of gradstep's metadata layout inside the safetensors file."""
 
-MAX_HEADER_BYTES = 100 * 1024 * 1024
-"""Largest header accepted (the safetensors library uses the same bound)."""
-
-MAX_NAME_LENGTH = 1024
-
-_DTYPES: dict[str, np.dtype] = {
-    "F64": np.dtype("<f8"),
-    "F32": np.dtype("<f4"),
-    "F16": np.dtype("<f2"),
-    "I64": np.dtype("<i8"),
-    "I32": np.dtype("<i4"),
-    "I16": np.dtype("<i2"),
-    "I8": np.dtype("i1"),
-    "U64": np.dtype("<u8"),
-    "U32": np.dtype("<u4"),
-    "U16": np.dtype("<u2"),
-    "U8": np.dtype("u1"),
-    "BOOL": np.dtype("?"),
-}
-_CODES: dict[tuple[str, int], str] = {(dt.kind, dt.itemsize): code for code, dt in _DTYPES.items()}
-
 PathLike = str | os.PathLike[str]
-
-
-# --------------------------------------------------------------------------- low level
-
-
-def _err(path: PathLike, problem: str) -> CheckpointError:
-    return CheckpointError(f"checkpoint {os.fspath(path)!r}: {problem}")
-
-
-def _check_name(path: PathLike, name: Any) -> str:
-    if not isinstance(name, str) or not name:
-        raise _err(path, f"tensor name must be a non-empty string, got {name!r}")
-    if len(name) > MAX_NAME_LENGTH:
-        raise _err(path, f"tensor name longer than {MAX_NAME_LENGTH} characters: {name[:40]!r}...")
-    if not name.isprintable() or any(c.isspace() for c in name):
-        raise _err(path, f"tensor name contains control or whitespace characters: {name!r}")
-    return name
-
-
-def write_safetensors(
-    path: PathLike,
-    tensors: Mapping[str, np.ndarray],
-    metadata: Mapping[str, str] | None = None,
-) -> None:
-    """Write ``tensors`` (name -> ndarray) and string ``metadata`` to ``path`` atomically.
-
-    The file is first written to a temporary file in the same directory, flushed and
-    fsynced, then renamed over ``path`` with :func:`os.replace`; the directory is fsynced
-    after the rename. On any failure the temporary file is removed, the previous ``path``
-    (if any) is untouched, and :class:`CheckpointError` says what failed.
-
-    Raises:
-        CheckpointError: a tensor has an unsupported dtype, a name or metadata value is
-            not a string, or writing failed (the message says which step).
-    """
-    header: dict[str, Any] = {}
-    if metadata:
-        for k, v in metadata.items():
-            if not isinstance(k, str) or not isinstance(v, str):
-                raise _err(path, f"metadata must map str to str, got {k!r}: {type(v).__name__}")
-        header["__metadata__"] = dict(metadata)
-    arrays: list[np.ndarray] = []
-    offset = 0
-    for name, arr in tensors.items():
-        _check_name(path, name)
-        if name == "__metadata__":
-            raise _err(path, "'__metadata__' is reserved and cannot be a tensor name")
-        a = np.asarray(arr)
-        code = _CODES.get((a.dtype.kind, a.dtype.itemsize))
-        if code is None:
-            raise _err(
-                path,
-                f"tensor {name!r} has dtype {a.dtype}, which cannot be stored "
-                f"(supported: {', '.join(_DTYPES)})",
-            )
-        a = np.require(a, dtype=_DTYPES[code], requirements="C")
-        header[name] = {
-            "dtype": code,
-            "shape": list(a.shape),
-            "data_offsets": [offset, offset + a.nbytes],
-        }
-        offset += a.nbytes
-        arrays.append(a)
-    hbytes = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    hbytes += b" " * (-(len(hbytes) + 8) % 8)  # align the buffer to 8 bytes, as safetensors does
-
-    target = Path(os.fspath(path))
-    directory = target.parent if str(target.parent) else Path(".")
-    step = "creating a temporary file"
-    tmp: str | None = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-        with os.fdopen(fd, "wb") as f:
-            step = "writing"
-            f.write(struct.pack("<Q", len(hbytes)))
-            f.write(hbytes)
-            for a in arrays:
-                if a.nbytes:
-                    f.write(a.reshape(-1).view(np.uint8).data)
-            step = "flushing"
-            f.flush()
-            os.fsync(f.fileno())
-        step = "renaming the temporary file over the target"
-        os.replace(tmp, target)
-        tmp = None
-        step = "syncing the directory"
-        _fsync_dir(directory)
-    except OSError as exc:
-        raise _err(path, f"write failed while {step}: {exc}") from exc
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-
-
-def _fsync_dir(directory: Path) -> None:
-    if os.name != "posix":  # pragma: no cover - directories cannot be opened on Windows
-        return
-    dfd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise ValueError(f"duplicate key {k!r}")
-        out[k] = v
-    return out
 
 
 def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def read_safetensors(path: PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Read a safetensors file, validating it completely, into (tensors, metadata).
-
-    Memory use is bounded by the file's size: nothing is allocated from a header value
-    until the header has been checked against the real file size.
-
-    Raises:
-        CheckpointError: the file is missing or unreadable, or any part of it is malformed
-            (the message names the file and the problem).
-    """
-    try:
-        f = open(path, "rb")  # noqa: SIM115
-    except OSError as exc:
-        raise _err(path, f"cannot open: {exc.strerror or exc}") from None
-    with f:
-        try:
-            size = os.fstat(f.fileno()).st_size
-        except OSError as exc:  # pragma: no cover
-            raise _err(path, f"cannot stat: {exc}") from None
-        if size < 8:
-            raise _err(path, f"file is {size} bytes, too short for a safetensors header")
-        (n,) = struct.unpack("<Q", _read_exact(path, f, 8))
-        if n > size - 8:
-            raise _err(path, f"header length {n} exceeds the file size ({size} bytes)")
-        if n > MAX_HEADER_BYTES:
-            raise _err(path, f"header length {n} exceeds the limit of {MAX_HEADER_BYTES} bytes")
-        if n < 2:
-            raise _err(path, f"header length {n} is too small for a JSON object")
-        raw = _read_exact(path, f, n)
-        if raw[:1] != b"{":
-            raise _err(path, "header does not start with '{' (not a safetensors file?)")
-        try:
-            header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            raise _err(path, f"header is not valid JSON: {exc}") from None
-        if not isinstance(header, dict):
-            raise _err(path, "header is not a JSON object")
-        metadata = header.pop("__metadata__", None)
-        if metadata is None:
-            metadata = {}
-        if not isinstance(metadata, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
-        ):
-            raise _err(path, "__metadata__ must be an object mapping strings to strings")
-
-        buffer_len = size - 8 - n
-        entries: list[tuple[int, int, str, np.dtype, tuple[int, ...]]] = []
-        for name, info in header.items():
-            _check_name(path, name)
-            if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
-                raise _err(
-                    path,
-                    f"tensor {name!r}: entry must have exactly the keys dtype, shape, data_offsets",
-                )
-            code = info["dtype"]
-            if not isinstance(code, str) or code not in _DTYPES:
-                raise _err(
-                    path,
-                    f"tensor {name!r}: dtype {code!r} is not supported "
-                    f"(supported: {', '.join(_DTYPES)})",
-                )
-            dtype = _DTYPES[code]
-            shape = info["shape"]
-            if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
-                raise _err(
-                    path, f"tensor {name!r}: shape must be a list of ints >= 0, got {shape!r}"
-                )
-            if len(shape) > 64:
-                raise _err(path, f"tensor {name!r}: {len(shape)} dimensions (at most 64)")
-            offs = info["data_offsets"]
-            if not isinstance(offs, list) or len(offs) != 2 or not all(_is_int(o) for o in offs):
-                raise _err(
-                    path, f"tensor {name!r}: data_offsets must be [begin, end], got {offs!r}"
-                )
-            begin, end = offs
-            if not 0 <= begin <= end <= buffer_len:
-                raise _err(
-                    path,
-                    f"tensor {name!r}: data_offsets [{begin}, {end}] outside the data buffer "
-                    f"of {buffer_len} bytes",
-                )
-            nbytes = math.prod(shape) * dtype.itemsize
-            if end - begin != nbytes:
-                raise _err(
-                    path,
-                    f"tensor {name!r}: shape {tuple(shape)} of {code} needs {nbytes} bytes "
-                    f"but data_offsets span {end - begin}",
-                )
-            entries.append((begin, end, name, dtype, tuple(shape)))
-
-        entries.sort(key=lambda e: (e[0], e[1]))
-        pos = 0
-        for begin, end, name, _, _ in entries:
-            if begin != pos:
-                what = "overlaps the previous tensor" if begin < pos else f"leaves a gap at {pos}"
-                raise _err(path, f"tensor {name!r}: data_offsets [{begin}, {end}] {what}")
-            pos = end
-        if pos != buffer_len:
-            raise _err(
-                path,
-                f"data buffer is {buffer_len} bytes but the tensors cover {pos} "
-                "(trailing bytes or truncated file)",
-            )
-
-        tensors: dict[str, np.ndarray] = {}
-        for _begin, _end, name, dtype, shape in entries:  # sorted: sequential reads
-            arr = np.empty(shape, dtype=dtype)
-            if arr.nbytes:
-                view = arr.reshape(-1).view(np.uint8).data
-                got = f.readinto(view)
-                if got != arr.nbytes:
-                    raise _err(path, f"tensor {name!r}: file ended early (truncated while reading)")
-            if dtype.kind == "b" and arr.size and arr.view(np.uint8).max() > 1:
-                raise _err(path, f"tensor {name!r}: BOOL data holds bytes other than 0 and 1")
-            if dtype.byteorder not in ("=", "|") and not dtype.isnative:  # pragma: no cover
-                arr = arr.astype(dtype.newbyteorder("="))
-            tensors[name] = arr
-        # header order, as written
-        order = {name: i for i, name in enumerate(header)}
-        tensors = dict(sorted(tensors.items(), key=lambda kv: order[kv[0]]))
-    return tensors, metadata
-
-
-def _read_exact(path: PathLike, f: Any, n: int) -> bytes:
-    try:
-        data: bytes = f.read(n)
-    except OSError as exc:
-        raise _err(path, f"read failed: {exc}") from None
-    if len(data) != n:
-        raise _err(path, "file ended early (truncated)")
-    return data
-
-
-# --------------------------------------------------------------------- state encoding
-
-
-def encode_state(obj: Any, prefix: str, tensors: dict[str, np.ndarray]) -> Any:
-    """Turn a nested state (dicts, lists, scalars, arrays) into JSON plus named tensors.
-
-    Arrays (and NumPy scalars, which keep their dtype) go into ``tensors`` under names
-    starting with ``prefix``; the returned JSON-able structure refers to them. Tuples,
-    dicts with non-string keys and non-finite floats are encoded so that
-    :func:`decode_state` restores them exactly.
-
-    Raises:
-        CheckpointError: a value of a type that cannot be stored (the message gives its path).
-    """
-    if obj is None or isinstance(obj, (bool, str)):
-        return obj
-    if _is_int(obj):
-        return obj
-    if isinstance(obj, float):
-        if math.isfinite(obj):
-            return obj
-        return {"__float__": repr(obj)}
-    if isinstance(obj, np.ndarray) or isinstance(obj, np.generic):
-        arr = np.asarray(obj)
-        if arr.dtype.kind not in "biuf":
-            raise CheckpointError(f"cannot store {prefix!r}: array of dtype {arr.dtype}")
-        tensors[prefix] = arr
-        return {"__scalar__" if isinstance(obj, np.generic) else "__array__": prefix}
-    if hasattr(obj, "data") and isinstance(getattr(obj, "data", None), np.ndarray):
-        return encode_state(obj._data, prefix, tensors)  # a Tensor
-    if isinstance(obj, (list, tuple)):
-        items = [encode_state(v, f"{prefix}/{i}", tensors) for i, v in enumerate(obj)]
-        return {"__tuple__": items} if isinstance(obj, tuple) else items
-    if isinstance(obj, Mapping):
-        if all(isinstance(k, str) and not k.startswith("__") and "/" not in k for k in obj):
-            return {k: encode_state(v, f"{prefix}/{k}", tensors) for k, v in obj.items()}
-        pairs = []
-        for i, (k, v) in enumerate(obj.items()):
-            if not (k is None or isinstance(k, (str, bool, float)) or _is_int(k)):
-                raise CheckpointError(
-                    f"cannot store {prefix!r}: dict key of type {type(k).__name__}"
-                )
-            pairs.append(
-                [
-                    encode_state(k, f"{prefix}/k{i}", tensors),
-                    encode_state(v, f"{prefix}/{i}", tensors),
-                ]
-            )
-        return {"__dict__": pairs}
-    raise CheckpointError(
-        f"cannot store {prefix!r}: values of type {type(obj).__name__} are not supported "
-        "(use arrays, numbers, strings, lists and dicts)"
-    )
-
-
-def decode_state(obj: Any, tensors: Mapping[str, np.ndarray], where: str = "state") -> Any:
-    """Inverse of :func:`encode_state`.
-
-    Raises:
-        CheckpointError: the structure refers to a tensor that is missing, or is malformed.
-    """
-    if isinstance(obj, list):
-        return [decode_state(v, tensors, where) for v in obj]
-    if not isinstance(obj, dict):
-        return obj
-    if len(obj) == 1:
-        ((key, val),) = obj.items()
-        if key in ("__array__", "__scalar__"):
-            if not isinstance(val, str) or val not in tensors:
-                raise CheckpointError(f"{where}: refers to a missing tensor {val!r}")
-            arr = tensors[val]
-            if key == "__scalar__":
-                if arr.ndim != 0:
-                    raise CheckpointError(f"{where}: scalar {val!r} has shape {arr.shape}")
-                return arr[()]
-            return arr
-        if key == "__float__":
-            if val not in ("nan", "inf", "-inf"):
-                raise CheckpointError(f"{where}: bad float literal {val!r}")
-            return float(val)
-        if key == "__tuple__":
-            if not isinstance(val, list):
-                raise CheckpointError(f"{where}: malformed tuple")
-            return tuple(decode_state(v, tensors, where) for v in val)
-        if key == "__dict__":
-            if not isinstance(val, list) or not all(
-                isinstance(p, list) and len(p) == 2 for p in val
-            ):
-                raise CheckpointError(f"{where}: malformed dict")
-            out = {}
-            for k, v in val:
-                dk = decode_state(k, tensors, where)
-                if isinstance(dk, (list, dict, np.ndarray)):
-                    raise CheckpointError(f"{where}: dict key of type {type(dk).__name__}")
-                out[dk] = decode_state(v, tensors, where)
-            return out
-    return {k: decode_state(v, tensors, where) for k, v in obj.items()}
-
-
-# ------------------------------------------------------------------------ save / load
+# ------------------------------------------------------------------------------ save
 
 
 def _jsonable(obj: Any, where: str) -> Any:
     try:
         json.dumps(obj, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"save: {where} is not JSON-serialisable: {exc}") from None
+        raise CheckpointError(f"save_checkpoint: {where} is not JSON-serialisable: {exc}") from None
     return obj
 
 
@@ -461,11 +89,22 @@ def _model_config(model: Any) -> Any:
 def _state_dict(obj: Any, what: str) -> Any:
     fn = getattr(obj, "state_dict", None)
     if not callable(fn):
-        raise TypeError(f"save: {what} has no state_dict() method (got {type(obj).__name__})")
+        raise TypeError(
+            f"save_checkpoint: {what} has no state_dict() method (got {type(obj).__name__})"
+        )
     return fn()
 
 
-def save(
+def _encode_part(obj: Any, key: str, tensors: dict[str, np.ndarray], used: set[str]) -> str:
+    """JSON text of ``obj`` whose arrays go to ``tensors`` as ``<key>/...``."""
+    try:
+        enc = encode(obj, tensors, Namer(f"{key}/", used=used), root=key)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"save_checkpoint: {exc}") from None
+    return json.dumps(enc, allow_nan=False)
+
+
+def save_checkpoint(
     path: PathLike,
     model: Any = None,
     optimizer: Any = None,
@@ -474,7 +113,7 @@ def save(
     config: Any = None,
     **meta: Any,
 ) -> Path:
-    """Save a checkpoint atomically to ``path`` (a ``.safetensors`` file).
+    """Save a training checkpoint atomically to ``path`` (a ``.safetensors`` file).
 
     Args:
         path: destination; its directory must exist. An existing file is replaced
@@ -494,12 +133,13 @@ def save(
         CheckpointError: a value cannot be stored, or the write failed (previous file kept).
     """
     tensors: dict[str, np.ndarray] = {}
+    used: set[str] = set()
     metadata: dict[str, str] = {"format": "gradstep", "gradstep_format": FORMAT_VERSION}
     if model is not None:
-        sd = _state_dict(model, "model")
-        for k, v in sd.items():
+        for k, v in _state_dict(model, "model").items():
             arr = v._data if isinstance(getattr(v, "_data", None), np.ndarray) else v
             tensors[f"model/{k}"] = np.asarray(arr)
+            used.add(f"model/{k}")
         cfg = config if config is not None else _model_config(model)
         if cfg is not None:
             metadata["model_config"] = json.dumps(_jsonable(cfg, "model config"))
@@ -507,19 +147,20 @@ def save(
         metadata["model_config"] = json.dumps(_jsonable(config, "model config"))
     for key, obj in (("optimizer", optimizer), ("scheduler", scheduler)):
         if obj is not None:
-            enc = encode_state(_state_dict(obj, key), key, tensors)
-            metadata[key] = json.dumps(enc, allow_nan=False)
+            metadata[key] = _encode_part(_state_dict(obj, key), key, tensors, used)
             metadata[f"{key}_class"] = type(obj).__name__
     if meta:
-        enc = encode_state(dict(meta), "extra", tensors)
-        metadata["meta"] = json.dumps(enc, allow_nan=False)
+        metadata["meta"] = _encode_part(dict(meta), "extra", tensors, used)
     write_safetensors(path, tensors, metadata)
     return Path(os.fspath(path))
 
 
+# ------------------------------------------------------------------------------ load
+
+
 @dataclass
 class Checkpoint:
-    """What :func:`load` read.
+    """What :func:`load_checkpoint` read.
 
     Attributes:
         path: the file.
@@ -527,7 +168,7 @@ class Checkpoint:
         model_config: the model's reconstruction config, or None.
         optimizer_state: the optimizer's state dict, or None.
         scheduler_state: the scheduler's state dict, or None.
-        meta: the extra values passed to :func:`save` (epoch, step, loader state, ...).
+        meta: the extra values passed to :func:`save_checkpoint` (epoch, step, loader state, ...).
         model: the model the weights were loaded into (given, or rebuilt from the config).
     """
 
@@ -556,34 +197,128 @@ class Checkpoint:
         return self.meta.get("step")
 
 
-def _json_meta(path: PathLike, metadata: Mapping[str, str], key: str) -> Any:
+
+
+def _json_meta(source: Any, metadata: Mapping[str, str], key: str) -> Any:
     raw = metadata.get(key)
     if raw is None:
         return None
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as exc:
-        raise _err(path, f"metadata {key!r} is not valid JSON: {exc}") from None
+        raise _err(source, f"metadata {key!r} is not valid JSON: {exc}") from None
 
 
-def load(
+def _decoded(source: Any, metadata: Mapping[str, str], key: str, tensors: Mapping[str, Any],
+             wrap: Callable[[np.ndarray], Any]) -> Any:
+    where = f"checkpoint {describe(source)!r}: {key}"
+    try:
+        return decode(_json_meta(source, metadata, key), tensors, where, wrap)
+    except RecursionError:
+        raise _err(source, "metadata nested too deeply") from None
+
+
+def _check_version(source: Any, metadata: Mapping[str, str]) -> None:
+    fmt = metadata.get("gradstep_format")
+    if fmt != FORMAT_VERSION:
+        raise _err(
+            source, f"unsupported gradstep checkpoint format {fmt!r} (expected {FORMAT_VERSION})"
+        )
+
+
+def checkpoint_parts(
+    source: Any,
+    tensors: Mapping[str, np.ndarray],
+    metadata: Mapping[str, str],
+    wrap: Callable[[np.ndarray], Any] = lambda a: a,
+) -> dict[str, Any]:
+    """The parts of a read training checkpoint as a dict of plain states.
+
+    Keys (only those the file holds): ``"model"`` (``{state_dict key: array}``),
+    ``"model_config"``, ``"optimizer"``, ``"scheduler"``, ``"meta"`` (the extra values:
+    epoch, step, trainer and loader state...). Arrays are passed through ``wrap``. This is
+    what :func:`gradstep.load` returns for a checkpoint file.
+
+    Raises:
+        CheckpointError: the metadata is malformed.
+    """
+    _check_version(source, metadata)
+    parts: dict[str, Any] = {
+        "model": {k[6:]: wrap(v) for k, v in tensors.items() if k.startswith("model/")}
+    }
+    config = _json_meta(source, metadata, "model_config")
+    if config is not None:
+        parts["model_config"] = config
+    for key in ("optimizer", "scheduler", "meta"):
+        if key in metadata:
+            parts[key] = _decoded(source, metadata, key, tensors, wrap)
+    if "meta" in parts and not isinstance(parts["meta"], dict):
+        raise _err(source, "metadata 'meta' is not an object")
+    return parts
+
+
+def _read_checkpoint(path: PathLike) -> Checkpoint:
+    tensors, metadata = read_safetensors(path)
+    where = Path(os.fspath(path))
+    if metadata.get("format") != "gradstep":
+        # A plain safetensors file (e.g. from safetensors.numpy.save_file): weights only.
+        return Checkpoint(path=where, model_state=dict(tensors))
+    parts = checkpoint_parts(path, tensors, metadata)
+    return Checkpoint(
+        path=where,
+        model_state=parts["model"],
+        model_config=parts.get("model_config"),
+        optimizer_state=parts.get("optimizer"),
+        scheduler_state=parts.get("scheduler"),
+        meta=parts.get("meta") or {},
+        optimizer_class=metadata.get("optimizer_class"),
+        scheduler_class=metadata.get("scheduler_class"),
+    )
+
+
+def _rebuild(path: PathLike, ck: Checkpoint, builder: Callable[[Any], Any]) -> Any:
+    """A fresh model from the checkpoint's config, refusing configs far larger than the file."""
+    stored = sum(int(a.size) for a in ck.model_state.values())
+    claimed = _config_elements(ck.model_config)
+    if claimed > 4 * stored + 2**20:  # a hostile config must not allocate gigabytes
+        raise _err(
+            path,
+            f"model config asks for about {claimed:,} parameter values but the file "
+            f"stores {stored:,}: refusing to build it (corrupt or hostile file)",
+        )
+    try:
+        return builder(ck.model_config)
+    except RecursionError:
+        raise _err(path, "cannot rebuild the model: its config is nested too deeply") from None
+    except CheckpointError as exc:
+        raise _err(path, f"cannot rebuild the model from its config: {exc}") from None
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError,
+            MemoryError) as exc:
+        raise _err(path, f"cannot rebuild the model from its config: {exc}") from None
+
+
+def load_checkpoint(
     path: PathLike,
     model: Any = None,
     optimizer: Any = None,
     scheduler: Any = None,
     *,
     build: bool = True,
+    builder: Callable[[Any], Any] | None = None,
     strict: bool = True,
 ) -> Checkpoint:
-    """Load a checkpoint written by :func:`save`, optionally restoring objects in place.
+    """Load a checkpoint written by :func:`save_checkpoint`, optionally restoring objects.
 
     Args:
         path: the ``.safetensors`` file.
         model: restore the weights into this module (``load_state_dict``). When None and
-            the file records a model config, the model is rebuilt with
-            :func:`gradstep.models.from_config` (``build=False`` turns this off).
+            the file records a model config, the model is rebuilt with ``builder``
+            (``build=False`` turns this off).
         optimizer: restore this optimizer's state (``load_state_dict``).
         scheduler: restore this scheduler's state (``load_state_dict``).
+        build: rebuild the model from its recorded config when ``model`` is None.
+        builder: turns the recorded config into a fresh model; by default
+            :func:`gradstep.nn.module_from_config`, which knows every registered layer.
         strict: passed to ``model.load_state_dict``.
 
     Returns:
@@ -593,59 +328,11 @@ def load(
         CheckpointError: the file is missing, corrupt or hostile, or its contents do not
             fit the given objects.
     """
-    tensors, metadata = read_safetensors(path)
-    if metadata.get("format") != "gradstep":
-        # A plain safetensors file (e.g. from safetensors.numpy.save_file): weights only.
-        model_state = dict(tensors)
-        ck = Checkpoint(path=Path(os.fspath(path)), model_state=model_state)
-    else:
-        fmt = metadata.get("gradstep_format")
-        if fmt != FORMAT_VERSION:
-            raise _err(
-                path, f"unsupported gradstep checkpoint format {fmt!r} (expected {FORMAT_VERSION})"
-            )
-        model_state = {k[6:]: v for k, v in tensors.items() if k.startswith("model/")}
-        where = os.fspath(path)
-        try:
-            ck = Checkpoint(
-                path=Path(where),
-                model_state=model_state,
-                model_config=_json_meta(path, metadata, "model_config"),
-                optimizer_state=decode_state(
-                    _json_meta(path, metadata, "optimizer"), tensors, f"{where}: optimizer"
-                ),
-                scheduler_state=decode_state(
-                    _json_meta(path, metadata, "scheduler"), tensors, f"{where}: scheduler"
-                ),
-                meta=decode_state(_json_meta(path, metadata, "meta"), tensors, f"{where}: meta")
-                or {},
-                optimizer_class=metadata.get("optimizer_class"),
-                scheduler_class=metadata.get("scheduler_class"),
-            )
-        except RecursionError:
-            raise _err(path, "metadata nested too deeply") from None
-        if not isinstance(ck.meta, dict):
-            raise _err(path, "metadata 'meta' is not an object")
+    ck = _read_checkpoint(path)
     if model is None and build and ck.model_config is not None:
-        from gradstep import models  # local import: models imports nn, which imports much
-
-        stored = sum(int(a.size) for a in model_state.values())
-        claimed = _config_elements(ck.model_config)
-        if claimed > 4 * stored + 2**20:  # a hostile config must not allocate gigabytes
-            raise _err(
-                path,
-                f"model config asks for about {claimed:,} parameter values but the file "
-                f"stores {stored:,}: refusing to build it (corrupt or hostile file)",
-            )
-        try:
-            model = models.from_config(ck.model_config)
-        except RecursionError:
-            raise _err(path, "cannot rebuild the model: its config is nested too deeply") from None
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError,
-                MemoryError) as exc:
-            raise _err(path, f"cannot rebuild the model from its config: {exc}") from None
+        model = _rebuild(path, ck, builder or module_from_config)
     if model is not None:
-        _restore(path, "model", model, model_state, strict=strict)
+        _restore(path, "model", model, ck.model_state, strict=strict)
         ck.model = model
     if optimizer is not None:
         if ck.optimizer_state is None:
@@ -757,3 +444,8 @@ def _restore(path: PathLike, what: str, obj: Any, state: Any, **kwargs: Any) -> 
         raise
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise _err(path, f"does not fit the {what}: {exc}") from None
+
+
+# Former names, kept while callers move to save_checkpoint / load_checkpoint.
+save = save_checkpoint
+load = load_checkpoint

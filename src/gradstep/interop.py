@@ -17,9 +17,10 @@ accepts a file written by gradstep, and :func:`load_weights` accepts a file writ
 ``safetensors.torch.save_file(torch_model.state_dict(), path)``.
 
 The file is read and written with gradstep's own validating safetensors reader and
-atomic writer (:mod:`gradstep.checkpoint`); nothing is pickled. A full gradstep
-checkpoint (:func:`gradstep.save`) can be given to :func:`load_weights` too: its
-``model/`` tensors are used.
+atomic writer (:mod:`gradstep._safetensors`); nothing is pickled. A full gradstep
+training checkpoint (:func:`gradstep.save_checkpoint`) can be given to :func:`load_weights`
+too: its ``model/`` tensors are used. :func:`gradstep.save` of a ``state_dict`` writes the
+same kind of file as :func:`save_weights`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from gradstep.checkpoint import read_safetensors, write_safetensors
+from gradstep._safetensors import read_safetensors, write_safetensors
 from gradstep.errors import CheckpointError
 from gradstep.nn.module import IncompatibleKeys
 
@@ -48,7 +49,7 @@ def _leaf(key: str) -> str:
 
 def _as_array(value: Any) -> np.ndarray:
     """ndarray of a state-dict value (ndarray, gradstep Tensor, CPU torch tensor, number)."""
-    data = getattr(value, "data", None)
+    data = getattr(value, "_data", None)
     if isinstance(data, np.ndarray):  # gradstep Tensor / Parameter
         return data
     if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch tensor

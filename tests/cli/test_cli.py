@@ -164,8 +164,8 @@ def test_config_toml_and_flag_override(tmp_path, capsys):
         ]
     )
     assert rc == 0
-    a = gs.load(tmp_path / "r" / "last.safetensors").model_state
-    b = gs.load(tmp_path / "r2" / "last.safetensors").model_state
+    a = gs.load_checkpoint(tmp_path / "r" / "last.safetensors").model_state
+    b = gs.load_checkpoint(tmp_path / "r2" / "last.safetensors").model_state
     assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
@@ -194,8 +194,8 @@ def test_resume_continues(tmp_path, capsys):
         main(["train", "--dataset", "iris", "--epochs", "4", "--out", str(tmp_path / "f"), "-q"])
         == 0
     )
-    a = gs.load(out / "last.safetensors").model_state
-    b = gs.load(tmp_path / "f" / "last.safetensors").model_state
+    a = gs.load_checkpoint(out / "last.safetensors").model_state
+    b = gs.load_checkpoint(tmp_path / "f" / "last.safetensors").model_state
     assert all(np.array_equal(a[k], b[k]) for k in a)
 
 

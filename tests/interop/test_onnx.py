@@ -203,8 +203,8 @@ def test_export_checkpoint_of_builder_models(rng, tmp_path):
     cnn = models.build("cnn:4", (1, 8, 8), 3, generator=2)
     assert infer_input_shape(mlp) == (16,)
     assert infer_input_shape(cnn) is None
-    gs.save(tmp_path / "mlp.safetensors", mlp, epoch=1)
-    gs.save(tmp_path / "cnn.safetensors", cnn, epoch=1)
+    gs.save_checkpoint(tmp_path / "mlp.safetensors", mlp, epoch=1)
+    gs.save_checkpoint(tmp_path / "cnn.safetensors", cnn, epoch=1)
 
     export_checkpoint(tmp_path / "mlp.safetensors", tmp_path / "mlp.onnx")
     x = rng.standard_normal((5, 16)).astype(np.float32)
@@ -217,7 +217,7 @@ def test_export_checkpoint_of_builder_models(rng, tmp_path):
     assert_close(_session(tmp_path / "cnn.onnx").run(None, {"input": x})[0], _gs_out(cnn.eval(), x))
 
     # a shape recorded in the checkpoint's metadata is used
-    gs.save(tmp_path / "cnn2.safetensors", cnn, data={"input_shape": [1, 8, 8]})
+    gs.save_checkpoint(tmp_path / "cnn2.safetensors", cnn, data={"input_shape": [1, 8, 8]})
     export_checkpoint(tmp_path / "cnn2.safetensors", tmp_path / "cnn2.onnx")
     assert _dims(_check_file(tmp_path / "cnn2.onnx").graph.input[0]) == ["batch", 1, 8, 8]
 
@@ -243,7 +243,7 @@ def test_export_checkpoint_folds_train_preprocessing(task, rng, tmp_path):
         "y_std": 2.5,
     }
     ck = tmp_path / "ck.safetensors"
-    gs.save(ck, model, preprocess=pre)
+    gs.save_checkpoint(ck, model, preprocess=pre)
     export_checkpoint(ck, tmp_path / "m.onnx")
     proto = _check_file(tmp_path / "m.onnx")
     assert _dims(proto.graph.input[0]) == ["batch", 64]

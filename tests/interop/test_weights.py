@@ -168,7 +168,7 @@ def test_embedding_and_layernorm_names(tmp_path, rng):
 def test_gradstep_checkpoint_is_accepted(trained_mlp, tmp_path):
     model, x = trained_mlp
     path = tmp_path / "ckpt.safetensors"
-    gs.save(path, model, epoch=3)
+    gs.save_checkpoint(path, model, epoch=3)
     fresh = gs_mlp(np.random.default_rng(5))
     load_weights(path, fresh)
     np.testing.assert_array_equal(_gs_out(fresh, x), _gs_out(model, x))

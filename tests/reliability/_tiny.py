@@ -13,7 +13,7 @@ import numpy as np
 
 from gradstep import models, optim
 from gradstep.callbacks import Callback
-from gradstep.checkpoint import read_safetensors, write_safetensors
+from gradstep._safetensors import read_safetensors, write_safetensors
 from gradstep.train import Trainer, fit
 
 N_EXAMPLES = 100

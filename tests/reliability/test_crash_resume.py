@@ -50,7 +50,7 @@ def test_resume_after_crash_at_every_step_is_bit_identical(
     path = tmp_path / "last.safetensors"
     with pytest.raises(_tiny._Stop):
         _tiny.train(EPOCHS, callbacks=(_tiny.StepCheckpoint(path, stop_after=crash_after),))
-    assert gradstep.load(path, build=False).meta["trainer"]["step"] == crash_after
+    assert gradstep.load_checkpoint(path, build=False).meta["trainer"]["step"] == crash_after
     resumed = _tiny.train(EPOCHS, resume=path)
     _tiny.assert_bit_identical(reference, _tiny.weights(resumed))
 
@@ -80,7 +80,7 @@ def _kill(p: subprocess.Popen[str]) -> None:
 
 def _checkpoint_step(path: Path) -> int:
     """Load the checkpoint fully (as a resume would) and return its step."""
-    ck = gradstep.load(path, build=False)
+    ck = gradstep.load_checkpoint(path, build=False)
     _resume_fresh(path)  # restores model, optimizer, scheduler, loader: must not raise
     return int(ck.meta["trainer"]["step"])
 
@@ -137,7 +137,7 @@ def test_sigkill_during_checkpoint_write_keeps_previous_checkpoint(
         assert _checkpoint_step(last) == stall_on_save - 1
         # The half-written temporary file is itself refused with a typed error.
         with pytest.raises(gradstep.CheckpointError):
-            gradstep.load(tmp_path / partial[0], build=False)
+            gradstep.load_checkpoint(tmp_path / partial[0], build=False)
 
     _finish(_start(tmp_path))
     _tiny.assert_bit_identical(reference, _tiny.read_weights(tmp_path / "final.safetensors"))

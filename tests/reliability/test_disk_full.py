@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import gradstep
-import gradstep.checkpoint as ck
+import gradstep._atomic as ck
 from gradstep.callbacks import ModelCheckpoint
 from gradstep.data import idx
 
@@ -62,12 +62,25 @@ def _full_disk_after(monkeypatch: pytest.MonkeyPatch, budget: int) -> None:
                                                                           budget))
 
 
+def _failing_create(error: OSError) -> Any:
+    """An ``os.open`` that fails like ``error`` when asked to create a file."""
+    real = os.open
+
+    def fake(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & os.O_CREAT:
+            raise error
+        return real(path, flags, *args, **kwargs)
+
+    return fake
+
+
 FAULTS = {
     # name: (installer, text the message must contain)
-    "mkstemp": (lambda mp: mp.setattr(ck.tempfile, "mkstemp", _enospc),
-                "creating a temporary file"),
-    "readonly-dir": (lambda mp: mp.setattr(ck.tempfile, "mkstemp", lambda *a, **k: (_ for _ in ()
-                     ).throw(PermissionError(errno.EACCES, "Permission denied"))),
+    "create-temp": (lambda mp: mp.setattr(ck.os, "open", _failing_create(
+                    OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))),
+                    "creating a temporary file"),
+    "readonly-dir": (lambda mp: mp.setattr(ck.os, "open", _failing_create(
+                     PermissionError(errno.EACCES, "Permission denied"))),
                      "Permission denied"),
     "write-header": (lambda mp: _full_disk_after(mp, 4), "while writing"),
     "write-data": (lambda mp: _full_disk_after(mp, 300), "while writing"),
@@ -78,7 +91,7 @@ FAULTS = {
 
 def _state(tmp_path: Path) -> tuple[Any, Any, Any]:
     model, opt, sched = _tiny.build()
-    gradstep.save(tmp_path / "ck.safetensors", model, opt, sched, epoch=1)
+    gradstep.save_checkpoint(tmp_path / "ck.safetensors", model, opt, sched, epoch=1)
     return model, opt, sched
 
 
@@ -98,13 +111,13 @@ def test_failed_checkpoint_write_keeps_previous_file(
         install(mp)
         model[1].weight._data[...] += 1.0  # a different state to save
         with pytest.raises(gradstep.CheckpointError) as info:
-            gradstep.save(target, model, opt, sched, epoch=2)
+            gradstep.save_checkpoint(target, model, opt, sched, epoch=2)
     msg = str(info.value)
     assert str(target) in msg and "write failed" in msg and expected in msg, msg
     if fault not in ("readonly-dir",):
         assert "No space left on device" in msg, msg
     assert target.read_bytes() == before
-    assert gradstep.load(target, build=False).meta["epoch"] == 1
+    assert gradstep.load_checkpoint(target, build=False).meta["epoch"] == 1
     _no_temp_files(tmp_path)
 
 
@@ -143,7 +156,7 @@ def test_disk_full_during_training_keeps_last_good_checkpoint(
     assert "last.safetensors" in str(info.value) and "No space left" in str(info.value)
     monkeypatch.undo()  # space freed
     last = tmp_path / "last.safetensors"
-    assert gradstep.load(last, build=False).meta["trainer"]["epoch"] == 1
+    assert gradstep.load_checkpoint(last, build=False).meta["trainer"]["epoch"] == 1
     _no_temp_files(tmp_path)
     _tiny.assert_bit_identical(reference, _tiny.weights(_tiny.train(3, resume=last)))
 
@@ -170,14 +183,14 @@ def test_real_file_size_limit_in_subprocess(tmp_path: Path) -> None:
         f"""
         import resource, signal, sys
         import numpy as np
-        import gradstep
+        import gradstep, gradstep._safetensors
         target = {str(tmp_path / "ck.safetensors")!r}
-        gradstep.checkpoint.write_safetensors(target, {{"w": np.zeros(10, np.float32)}})
+        gradstep._safetensors.write_safetensors(target, {{"w": np.zeros(10, np.float32)}})
         before = open(target, "rb").read()
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
         try:
-            gradstep.checkpoint.write_safetensors(target, {{"w": np.zeros(100_000, np.float32)}})
+            gradstep._safetensors.write_safetensors(target, {{"w": np.zeros(100_000, np.float32)}})
         except gradstep.CheckpointError as exc:
             print("ERROR:", exc)
         assert open(target, "rb").read() == before

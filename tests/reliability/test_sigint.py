@@ -20,7 +20,7 @@ import pytest
 
 import gradstep
 from gradstep.callbacks import ModelCheckpoint
-from gradstep.checkpoint import read_safetensors
+from gradstep._safetensors import read_safetensors
 from gradstep.errors import TrainingInterrupted
 
 from . import _tiny
@@ -83,7 +83,7 @@ def test_ctrl_c_in_gradstep_train_writes_checkpoint_and_says_how_to_resume(
     assert "Traceback" not in err, err
     assert "saved a resumable checkpoint" in err and "resume with: gradstep train" in err, err
     last = run / "last.safetensors"
-    ck = gradstep.load(last, build=False)
+    ck = gradstep.load_checkpoint(last, build=False)
     step = ck.meta["trainer"]["step"]
     assert 0 < step < 40 * 96  # interrupted mid-run (96 training examples, batch 1)
     assert (run / "config.toml").exists()

@@ -302,7 +302,7 @@ def test_resume_errors(tmp_path):
     with pytest.raises(gs.CheckpointError, match="cannot open"):
         fit(m, (x, y), optimizer=opt, epochs=1, resume=tmp_path / "none.safetensors")
     plain = tmp_path / "plain.safetensors"
-    gs.save(plain, m, opt)
+    gs.save_checkpoint(plain, m, opt)
     with pytest.raises(gs.CheckpointError, match="no training state"):
         fit(m, (x, y), optimizer=opt, epochs=1, resume=plain)
     ck = tmp_path / "ck"
@@ -368,12 +368,12 @@ def test_model_checkpoint_and_csv_logger(tmp_path):
         callbacks=[mc, CSVLogger(tmp_path / "log.csv")],
         verbose=0,
     )
-    last = gs.load(tmp_path / "ck" / "last.safetensors")
+    last = gs.load_checkpoint(tmp_path / "ck" / "last.safetensors")
     _assert_bitwise(last.model_state, m.state_dict())
     assert last["trainer"]["epoch"] == 4
     assert last.model is not None  # rebuilt from the stored config
     best_epoch = int(np.argmax(h["val_accuracy"]))
-    best = gs.load(tmp_path / "ck" / "best.safetensors", build=False)
+    best = gs.load_checkpoint(tmp_path / "ck" / "best.safetensors", build=False)
     assert best["trainer"]["epoch"] == best_epoch + 1
     rows = (tmp_path / "log.csv").read_text().strip().splitlines()
     assert rows[0].startswith("epoch,loss,accuracy,val_loss,val_accuracy,lr")
@@ -624,10 +624,10 @@ def test_checkpoint_round_trip_real_objects(tmp_path):
     next(it)
     next(it)
     p = tmp_path / "c.safetensors"
-    gs.save(p, m, opt, sched, loader=loader.state_dict(), epoch=1, step=9)
+    gs.save_checkpoint(p, m, opt, sched, loader=loader.state_dict(), epoch=1, step=9)
 
     m2, opt2, sched2, loader2 = setup()
-    ck = gs.load(p, m2, opt2, sched2)
+    ck = gs.load_checkpoint(p, m2, opt2, sched2)
     loader2.load_state_dict(ck["loader"])
     _assert_bitwise(m.state_dict(), m2.state_dict())
     s1, s2 = opt.state_dict(), opt2.state_dict()

@@ -429,6 +429,8 @@ class Optimizer:
                 ) from None
             out: dict[str, Any] = {}
             for k, v in st.items():
+                if isinstance(v, Tensor):  # e.g. a state read back by gradstep.load
+                    v = v._data
                 if isinstance(v, np.ndarray):
                     if v.shape != p._data.shape:
                         raise ValueError(
