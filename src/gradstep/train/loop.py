@@ -47,12 +47,12 @@ class Trainer(TrainerState):
         return True
 
     def _diverged(self, message: str, parameter: str = "", loss: float | None = None,
-                  reference: float | None = None) -> DivergenceError:
+                  reference: float | None = None, hint: str = "") -> DivergenceError:
         good = last_good_checkpoint(self.callbacks)
         msg = message + "; the update was not applied"
         if good:
             msg += f"; the last good checkpoint is {good!r}"
-        return DivergenceError(msg, self.epoch + 1, self.step + 1, parameter or None,
+        return DivergenceError(msg + hint, self.epoch + 1, self.step + 1, parameter or None,
                                loss=loss, reference=reference, checkpoint=good)
 
     def _nonfinite(self, kind: str, value: float) -> None:
@@ -62,9 +62,8 @@ class Trainer(TrainerState):
             return
         where = f"epoch {self.epoch + 1}, step {self.step + 1}"
         msg, bad = nonfinite_message(kind, value, where, self._params, self._names)
-        err = self._diverged(msg, bad, loss=value if kind == "loss" else None)
-        err.args = (err.args[0] + " (fit(..., on_nonfinite='skip') skips such steps)",)
-        raise err
+        raise self._diverged(msg, bad, loss=value if kind == "loss" else None,
+                             hint=" (fit(..., on_nonfinite='skip') skips such steps)")
 
     def _check_loss(self, step: StepState) -> bool:
         """Whether the step's loss allows the update (raises on divergence)."""
