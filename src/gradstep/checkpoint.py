@@ -444,8 +444,3 @@ def _restore(path: PathLike, what: str, obj: Any, state: Any, **kwargs: Any) -> 
         raise
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise _err(path, f"does not fit the {what}: {exc}") from None
-
-
-# Former names, kept while callers move to save_checkpoint / load_checkpoint.
-save = save_checkpoint
-load = load_checkpoint

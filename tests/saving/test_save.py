@@ -290,6 +290,10 @@ def test_map_location_and_weights_only(tmp_path: Path) -> None:
         for wo in (None, True, False):
             got = gradstep.load(p, map_location=loc, weights_only=wo)
             np.testing.assert_array_equal(got["w"]._data, np.arange(3))
+    np.testing.assert_array_equal(gradstep.load(p, gradstep.device("cpu"))["w"]._data,
+                                  np.arange(3))
+    with pytest.raises(ValueError, match="CPU only"):
+        gradstep.load(p, map_location=gradstep.device("cuda"))
     torch = pytest.importorskip("torch")
     np.testing.assert_array_equal(gradstep.load(p, torch.device("cpu"))["w"]._data, np.arange(3))
 
