@@ -73,6 +73,7 @@ def server(tmp_path) -> Iterator[tuple[str, Path]]:
 @pytest.fixture
 def cache(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("GRADSTEP_DATA", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
     return tmp_path / "cache"
 
 
@@ -105,8 +106,9 @@ def test_hash_mismatch_leaves_nothing(server, cache):
     with pytest.raises(DataError, match="SHA-256") as ei:
         load_idx_dataset(src, download=True, base_url=url)
     assert "apt-get install dataset-fashion-mnist" in str(ei.value)
-    folder = cache / "fashion_mnist"
+    folder = cache / "fashion-mnist"  # the download destination under GRADSTEP_DATA
     assert not folder.exists() or list(folder.iterdir()) == []
+    assert "fashion-mnist" in str(ei.value)
 
 
 def test_download_file_rejects_and_cleans(server, tmp_path):
@@ -135,7 +137,9 @@ def test_not_found_message(cache, tmp_path):
         load_idx_dataset(src, root=tmp_path / "nothing")
     msg = str(ei.value)
     for part in ("apt-get install dataset-fashion-mnist", "download=True", "root=",
-                 str(tmp_path / "nothing"), str(cache / "fashion_mnist")):
+                 "--data-root", "--download", "GRADSTEP_DATA",
+                 str(tmp_path / "nothing"), str(cache / "fashion-mnist"), str(cache),
+                 str(tmp_path / "home-cache" / "gradstep" / "fashion-mnist")):
         assert part in msg
 
 

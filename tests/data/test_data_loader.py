@@ -1,4 +1,4 @@
-"""DataLoader: batch sizes, epochs, reproducibility, resume, sharding."""
+"""DataLoader: batch sizes, epochs, reproducibility, resume, sharding (gradstep's extras)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import json
 import numpy as np
 import pytest
 
+import gradstep
 from gradstep.data import ArrayDataset, DataLoader, Subset, global_batch_slices, shard_bounds
 from gradstep.errors import DataError
+from gradstep.tensor import Tensor
 
 
 def _ds(n: int = 10) -> ArrayDataset:
@@ -28,19 +30,37 @@ def _ys(loader: DataLoader) -> list[list[int]]:
         (3, True, [3, 3, 3]),
         (10, False, [10]),
         (12, True, []),
-        (None, False, [10]),
         ("full", True, [10]),
     ],
 )
 def test_batch_sizes(batch_size, drop_last, sizes):
-    loader = DataLoader(_ds(), batch_size=batch_size, drop_last=drop_last)
+    loader = DataLoader(_ds(), batch_size=batch_size, drop_last=drop_last, shuffle=True)
     got = [xb.shape[0] for xb, _ in loader]
     assert got == sizes
     assert len(loader) == len(sizes)
 
 
+def test_batch_size_none_turns_batching_off():
+    """PyTorch's meaning: batch_size=None yields the examples one by one, as tensors."""
+    loader = DataLoader(_ds(4), batch_size=None)
+    items = list(loader)
+    assert len(loader) == 4 and len(items) == 4
+    x0, y0 = items[2]
+    assert isinstance(x0, Tensor) and x0.shape == (2,) and x0.tolist() == [4.0, 5.0]
+    assert isinstance(y0, Tensor) and y0.shape == () and int(y0.item()) == 2
+
+
+def test_defaults_are_pytorchs():
+    loader = DataLoader(_ds(5))
+    assert loader.batch_size == 1 and loader.shuffle is False and loader.drop_last is False
+    assert _ys(loader) == [[0], [1], [2], [3], [4]]
+    xb, yb = next(iter(loader))
+    assert isinstance(xb, Tensor) and xb.dtype == gradstep.float32
+    assert isinstance(yb, Tensor) and yb.dtype == gradstep.int64
+
+
 def test_every_example_once_per_epoch_and_pairs_kept():
-    loader = DataLoader(_ds(23), batch_size=4)
+    loader = DataLoader(_ds(23), batch_size=4, shuffle=True)
     for _ in range(3):
         seen = []
         for xb, yb in loader:
@@ -50,15 +70,27 @@ def test_every_example_once_per_epoch_and_pairs_kept():
 
 
 def test_new_permutation_each_epoch_reproducible_with_seed():
-    a = DataLoader(_ds(20), batch_size=5, generator=np.random.default_rng(7))
-    b = DataLoader(_ds(20), batch_size=5, generator=np.random.default_rng(7))
+    a = DataLoader(_ds(20), batch_size=5, shuffle=True, generator=np.random.default_rng(7))
+    b = DataLoader(_ds(20), batch_size=5, shuffle=True, generator=np.random.default_rng(7))
     ea1, ea2 = _ys(a), _ys(a)
     assert ea1 == _ys(b) and ea2 == _ys(b)
     assert ea1 != ea2
-    # default generator is default_rng(0), created at construction
-    assert _ys(DataLoader(_ds(20), batch_size=5)) == _ys(
-        DataLoader(_ds(20), batch_size=5, generator=np.random.default_rng(0))
-    )
+    g1, g2 = gradstep.Generator().manual_seed(3), gradstep.Generator().manual_seed(3)
+    assert _ys(DataLoader(_ds(20), batch_size=5, shuffle=True, generator=g1)) == _ys(
+        DataLoader(_ds(20), batch_size=5, shuffle=True, generator=g2))
+
+
+def test_no_generator_follows_manual_seed():
+    """generator=None draws each epoch's order from the default generator, as PyTorch."""
+    def two_epochs():
+        loader = DataLoader(_ds(20), batch_size=5, shuffle=True)
+        return _ys(loader), _ys(loader)
+
+    gradstep.manual_seed(4)
+    first = two_epochs()
+    gradstep.manual_seed(4)
+    assert two_epochs() == first
+    assert first[0] != first[1]
 
 
 def test_no_shuffle_keeps_order():
@@ -69,8 +101,8 @@ def test_x_only_dataset_and_array_input():
     x = np.arange(6.0)
     batches = list(DataLoader(x, batch_size=4, shuffle=False))
     assert [b.tolist() for b in batches] == [[0, 1, 2, 3], [4, 5]]
-    (xb, yb), = list(DataLoader((x, x * 2), batch_size=None))
-    np.testing.assert_array_equal(yb, xb * 2)
+    (xb, yb), = list(DataLoader((x, x * 2), batch_size="full"))
+    np.testing.assert_array_equal(yb.numpy(), xb.numpy() * 2)
 
 
 @pytest.mark.parametrize("bad", [0, -1, 2.5, True, "all", "3"])
@@ -92,21 +124,28 @@ def test_batches_use_vectorised_indexing():
         calls: list = []
 
         def __getitem__(self, index):
-            self.calls.append(np.asarray(index).shape)
+            self.calls.append(("item", index))
             return super().__getitem__(index)
 
+        def gather(self, indices):
+            self.calls.append(("gather", indices.shape))
+            return super().gather(indices)
+
     ds = Spy(np.zeros((9, 2)), np.zeros(9))
-    list(DataLoader(ds, batch_size=4))
-    assert ds.calls == [(4,), (4,), (1,)]
+    list(DataLoader(ds, batch_size=4, shuffle=True))
+    assert ds.calls == [("gather", (4,)), ("gather", (4,)), ("gather", (1,))]
+    ds.calls.clear()
+    list(DataLoader(Subset(ds, [8, 0, 3]), batch_size=2))  # a Subset gathers through its parent
+    assert ds.calls == [("gather", (2,)), ("gather", (1,))]
 
 
 @pytest.mark.parametrize("stop_after", [0, 1, 3, 4])
 def test_state_dict_resume_mid_epoch_is_exact(stop_after):
     n, bs = 22, 5  # 5 batches per epoch
-    ref = DataLoader(_ds(n), batch_size=bs, generator=np.random.default_rng(3))
+    ref = DataLoader(_ds(n), batch_size=bs, shuffle=True, generator=np.random.default_rng(3))
     ref_batches = _ys(ref) + _ys(ref) + _ys(ref)
 
-    run = DataLoader(_ds(n), batch_size=bs, generator=np.random.default_rng(3))
+    run = DataLoader(_ds(n), batch_size=bs, shuffle=True, generator=np.random.default_rng(3))
     got = _ys(run)  # epoch 0 complete
     it = iter(run)
     for _ in range(stop_after):
@@ -114,7 +153,7 @@ def test_state_dict_resume_mid_epoch_is_exact(stop_after):
     state = json.loads(json.dumps(run.state_dict()))  # must survive JSON
     assert state["epoch"] == 1 and state["batch_index"] == stop_after
 
-    fresh = DataLoader(_ds(n), batch_size=bs, generator=np.random.default_rng(999))
+    fresh = DataLoader(_ds(n), batch_size=bs, shuffle=True, generator=np.random.default_rng(999))
     fresh.load_state_dict(state)
     got += _ys(fresh)  # rest of epoch 1
     got += _ys(fresh)  # epoch 2
@@ -123,15 +162,18 @@ def test_state_dict_resume_mid_epoch_is_exact(stop_after):
 
 
 def test_state_after_last_batch_points_to_next_epoch():
-    loader = DataLoader(_ds(6), batch_size=3)
+    def mk():
+        return DataLoader(_ds(6), batch_size=3, shuffle=True, generator=np.random.default_rng(0))
+
+    loader = mk()
     it = iter(loader)
     next(it)
     next(it)  # last batch consumed; StopIteration not yet triggered
     st = loader.state_dict()
     assert (st["epoch"], st["batch_index"]) == (1, 0)
-    other = DataLoader(_ds(6), batch_size=3)
+    other = mk()
     _ys(other)
-    fresh = DataLoader(_ds(6), batch_size=3)
+    fresh = mk()
     fresh.load_state_dict(st)
     assert _ys(fresh) == _ys(other)
 
@@ -145,7 +187,7 @@ def test_abandoned_epoch_starts_new_one():
 
 
 def test_load_state_dict_validation():
-    loader = DataLoader(_ds(10), batch_size=3)
+    loader = DataLoader(_ds(10), batch_size=3, generator=np.random.default_rng(0))
     st = loader.state_dict()
     with pytest.raises(DataError, match="batch_size"):
         DataLoader(_ds(10), batch_size=4).load_state_dict(st)
@@ -162,7 +204,8 @@ def test_load_state_dict_validation():
 
 def test_state_dict_with_mt19937_array_state_roundtrips_json():
     def mk():
-        return DataLoader(_ds(10), batch_size=3, generator=np.random.Generator(np.random.MT19937(5)))
+        return DataLoader(_ds(10), batch_size=3, shuffle=True,
+                          generator=np.random.Generator(np.random.MT19937(5)))
 
     a = mk()
     it = iter(a)
@@ -184,9 +227,9 @@ def test_shard_helpers():
                                                          (24, 2, 3, True), (5, 2, 4, False)])
 def test_shards_disjoint_covering_and_equal_single_process(n, b, k, drop_last):
     ds = _ds(n)
-    single = DataLoader(ds, batch_size=b * k, drop_last=drop_last,
+    single = DataLoader(ds, batch_size=b * k, drop_last=drop_last, shuffle=True,
                         generator=np.random.default_rng(11))
-    ranks = [DataLoader(ds, batch_size=b, drop_last=drop_last, shard=(r, k),
+    ranks = [DataLoader(ds, batch_size=b, drop_last=drop_last, shard=(r, k), shuffle=True,
                         generator=np.random.default_rng(11)) for r in range(k)]
     assert all(len(r) == len(single) for r in ranks)
     glob = single.global_batch_indices()
@@ -212,7 +255,7 @@ def test_full_batch_sharded():
 
 
 def test_batch_indices_preview_does_not_advance():
-    loader = DataLoader(_ds(9), batch_size=4, generator=np.random.default_rng(1))
+    loader = DataLoader(_ds(9), batch_size=4, shuffle=True, generator=np.random.default_rng(1))
     plan = [p.tolist() for p in loader.batch_indices()]
     assert _ys(loader) == plan
     it = iter(loader)
@@ -228,3 +271,33 @@ def test_subset_through_loader():
 def test_empty_dataset():
     loader = DataLoader(ArrayDataset(np.zeros((0, 3))), batch_size=4)
     assert len(loader) == 0 and list(loader) == []
+
+
+def test_resume_without_generator_is_exact():
+    """generator=None: the epoch's own stream is saved, so resuming repeats it exactly."""
+    gradstep.manual_seed(9)
+    run = DataLoader(_ds(12), batch_size=5, shuffle=True)
+    it = iter(run)
+    seen = [next(it)[1].tolist()]
+    state = json.loads(json.dumps(run.state_dict()))
+    rest = [b[1].tolist() for b in it]
+    gradstep.manual_seed(123)  # the default generator moved on: the resume must not use it
+    fresh = DataLoader(_ds(12), batch_size=5, shuffle=True)
+    fresh.load_state_dict(state)
+    assert _ys(fresh) == rest and len(seen + rest) == 3
+
+
+def test_custom_sampler_resume_skips_seen_batches():
+    from gradstep.data import SequentialSampler
+
+    def mk():
+        return DataLoader(_ds(7), batch_size=2, sampler=SequentialSampler(range(7)))
+
+    a = mk()
+    it = iter(a)
+    next(it)
+    st = a.state_dict()
+    b = mk()
+    b.load_state_dict(st)
+    assert _ys(b) == [[2, 3], [4, 5], [6]]
+    assert len(a) == 4

@@ -44,6 +44,7 @@ def make_loader(n: int, batch_size: int, shard: tuple[int, int] = (0, 1)) -> Dat
     return DataLoader(
         ArrayDataset(x, y),
         batch_size=batch_size,
+        shuffle=True,
         generator=np.random.default_rng(LOADER_SEED),
         shard=shard,
     )

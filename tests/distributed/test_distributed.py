@@ -57,7 +57,7 @@ def test_sampler_shards_are_disjoint_cover_and_match_the_loader(n, b, k, drop_la
         for r in range(k)
     ]
     single = DataLoader(np.arange(n), batch_size=k * b, generator=np.random.default_rng(5),
-                        drop_last=drop_last)
+                        drop_last=drop_last, shuffle=True)
     steps = list(single)
     assert all(len(p) == len(steps) for p in plans)
     for t, batch in enumerate(steps):
@@ -66,7 +66,7 @@ def test_sampler_shards_are_disjoint_cover_and_match_the_loader(n, b, k, drop_la
         np.testing.assert_array_equal(np.concatenate(parts), batch)
     for r in range(k):
         loader = DataLoader(np.arange(n), batch_size=b, generator=np.random.default_rng(5),
-                            drop_last=drop_last, shard=(r, k))
+                            drop_last=drop_last, shard=(r, k), shuffle=True)
         for (idx, _), got in zip(plans[r], loader, strict=True):
             np.testing.assert_array_equal(idx, got)
 

@@ -92,7 +92,8 @@ def test_inputs_tuple_dataset_and_loader_agree():
     for data in (
         (x, y),
         ArrayDataset(x, y),
-        DataLoader(ArrayDataset(x, y), batch_size=16, generator=np.random.default_rng(3)),
+        DataLoader(ArrayDataset(x, y), batch_size=16, shuffle=True,
+                   generator=np.random.default_rng(3)),
     ):
         m = _model()
         fit(
@@ -615,7 +616,7 @@ def test_checkpoint_round_trip_real_objects(tmp_path):
         m = _model(dropout=0.1)
         opt = optim.Adam(m.parameters(), lr=0.01, flat=True)
         sched = StepLR(opt, step_size=1, gamma=0.5)
-        loader = DataLoader((x, y), batch_size=8, generator=np.random.default_rng(5))
+        loader = DataLoader((x, y), batch_size=8, shuffle=True, generator=np.random.default_rng(5))
         return m, opt, sched, loader
 
     m, opt, sched, loader = setup()

@@ -1,27 +1,40 @@
-"""In-memory datasets and splits: ArrayDataset, Subset, random_split, train_test_split.
+"""Datasets with PyTorch's meaning, plus gradstep's array datasets.
 
-Everything here works on NumPy arrays and indexes them with whole index arrays
-(vectorised); nothing loops over examples in Python.
+* :class:`Dataset` is the map-style base class (``__getitem__(i)`` returns one example,
+  ``__len__`` the count), :class:`IterableDataset` the stream-style one; subclass them
+  as in PyTorch. :class:`TensorDataset`, :class:`Subset`, :class:`ConcatDataset`,
+  :class:`ChainDataset` and :func:`random_split` mean what they mean there.
+* Fast path: a dataset may also define ``gather(indices)``, returning the whole batch
+  for an int64 index array already collated (arrays or tensors in the structure that
+  ``default_collate`` would build from the examples). The :class:`~gradstep.data.DataLoader`
+  then gathers each batch in one indexing operation instead of one call per example.
+  :class:`TensorDataset`, :class:`ArrayDataset` and :class:`Subset` of those do.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from gradstep.data.sampler import numpy_rng
 from gradstep.errors import DataError
+from gradstep.tensor import Tensor
 
 __all__ = [
     "ArrayDataset",
+    "ChainDataset",
+    "ConcatDataset",
+    "Dataset",
     "IndexableDataset",
+    "IterableDataset",
     "Subset",
+    "TensorDataset",
     "random_split",
-    "stratified_split",
-    "stratified_split_indices",
-    "train_test_split",
 ]
 
 IndexLike = int | np.integer | slice | Sequence[int] | np.ndarray
@@ -29,15 +42,52 @@ IndexLike = int | np.integer | slice | Sequence[int] | np.ndarray
 
 @runtime_checkable
 class IndexableDataset(Protocol):
-    """What :class:`~gradstep.data.DataLoader` needs: a length and vectorised indexing.
-
-    ``dataset[idx]`` with an integer array ``idx`` must return the whole batch at once
-    (an array, or a tuple of arrays whose first axis is the batch axis).
-    """
+    """Anything with a length and ``__getitem__`` (what a map-style dataset needs)."""
 
     def __len__(self) -> int: ...
 
     def __getitem__(self, index: Any) -> Any: ...
+
+
+class Dataset:
+    """Base class of map-style datasets: define ``__getitem__(index)`` and ``__len__``.
+
+    ``dataset_a + dataset_b`` is their :class:`ConcatDataset`.
+    """
+
+    def __getitem__(self, index: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
+
+    def __add__(self, other: Any) -> ConcatDataset:
+        return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """Base class of stream-style datasets: define ``__iter__`` yielding examples.
+
+    With ``num_workers > 0`` every worker iterates its own copy; use
+    :func:`~gradstep.data.get_worker_info` inside ``__iter__`` to split the stream.
+    """
+
+    def __iter__(self) -> Iterator[Any]:
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+    def __add__(self, other: Any) -> ChainDataset:  # type: ignore[override]
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """Several iterable datasets one after the other."""
+
+    def __init__(self, datasets: Iterable[IterableDataset]) -> None:
+        self.datasets = list(datasets)
+
+    def __iter__(self) -> Iterator[Any]:
+        for d in self.datasets:
+            yield from d
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self.datasets)  # type: ignore[arg-type,misc]
 
 
 def _as_index(index: IndexLike, n: int, name: str = "index") -> int | slice | np.ndarray:
@@ -65,28 +115,65 @@ def _as_index(index: IndexLike, n: int, name: str = "index") -> int | slice | np
     return arr
 
 
-class ArrayDataset:
+def _plain(arr: np.ndarray) -> Tensor:
+    return Tensor(arr, dtype=arr.dtype)
+
+
+class TensorDataset(Dataset):
+    """Examples ``(t[i] for t in tensors)`` of tensors sharing their first dimension.
+
+    Args:
+        *tensors: gradstep tensors (or arrays) with the same size of the first axis.
+
+    Raises:
+        ValueError: no tensors, or their first dimensions differ.
+    """
+
+    def __init__(self, *tensors: Any) -> None:
+        if not tensors:
+            raise ValueError("TensorDataset: expected at least one tensor, got none")
+        self.tensors = tuple(t if isinstance(t, Tensor) else _plain(np.asarray(t))
+                             for t in tensors)
+        sizes = [t._data.shape[0] if t._data.ndim else None for t in self.tensors]
+        if sizes[0] is None or any(s != sizes[0] for s in sizes):
+            raise ValueError(f"TensorDataset: size mismatch between tensors: first dims {sizes}")
+
+    def __getitem__(self, index: Any) -> tuple[Tensor, ...]:
+        if isinstance(index, Tensor):
+            index = index._data
+        return tuple(_plain(t._data[index]) for t in self.tensors)
+
+    def __len__(self) -> int:
+        return int(self.tensors[0]._data.shape[0])
+
+    def gather(self, indices: np.ndarray) -> list[np.ndarray]:
+        """The collated batch of ``indices``: one gathered array per tensor."""
+        return [t._data[indices] for t in self.tensors]
+
+
+class ArrayDataset(Dataset):
     """Features ``x`` and optional targets ``y`` held as arrays with a shared first axis.
 
     Args:
         x: features, shape ``(N, ...)``. Converted with ``np.asarray`` (no copy if possible).
         y: optional targets, shape ``(N, ...)``.
 
-    Indexing with an int returns one example; with an integer array, a slice or a boolean
-    mask it returns the whole batch via one vectorised ``np.take``-style gather:
-    ``(x[idx], y[idx])`` when ``y`` is set, else ``x[idx]``.
+    ``ds[i]`` is one example ``(x[i], y[i])`` (``x[i]`` without targets); an integer
+    array, a slice or a boolean mask returns the arrays of those examples in one
+    vectorised gather. Through a :class:`~gradstep.data.DataLoader` a batch is
+    ``[x_batch, y_batch]`` as tensors, gathered in one indexing operation.
 
     Raises:
         DataError: ``x`` and ``y`` have different lengths, or ``x`` is a scalar.
     """
 
     def __init__(self, x: Any, y: Any = None) -> None:
-        self.x = np.asarray(x)
+        self.x = np.asarray(x._data if isinstance(x, Tensor) else x)
         if self.x.ndim == 0:
             raise DataError("ArrayDataset: x must have a first (example) axis, got a scalar")
         self.y: np.ndarray | None = None
         if y is not None:
-            yy = np.asarray(y)
+            yy = np.asarray(y._data if isinstance(y, Tensor) else y)
             if yy.ndim == 0 or yy.shape[0] != self.x.shape[0]:
                 got = "a scalar" if yy.ndim == 0 else f"len(y)={yy.shape[0]}"
                 raise DataError(
@@ -104,22 +191,31 @@ class ArrayDataset:
             return self.x[idx]
         return self.x[idx], self.y[idx]
 
+    def gather(self, indices: np.ndarray) -> Any:
+        """The collated batch of ``indices``: ``[x[idx], y[idx]]`` (``x[idx]`` alone)."""
+        if self.y is None:
+            return self.x[indices]
+        return [self.x[indices], self.y[indices]]
+
     def __repr__(self) -> str:
         ys = "None" if self.y is None else f"{self.y.shape} {self.y.dtype}"
         return f"ArrayDataset(x={self.x.shape} {self.x.dtype}, y={ys})"
 
 
-class Subset:
-    """A view of ``dataset`` restricted to ``indices`` (vectorised, no copy until indexed).
+class Subset(Dataset):
+    """The examples of ``dataset`` at ``indices``, in that order.
 
     Args:
-        dataset: any dataset with vectorised indexing (e.g. :class:`ArrayDataset`).
-        indices: integer indices into ``dataset``.
+        dataset: a map-style dataset.
+        indices: indices into ``dataset`` (a sequence or integer array).
+
+    Raises:
+        DataError: the indices are not a 1-D integer sequence within ``[0, len(dataset))``.
     """
 
-    def __init__(self, dataset: IndexableDataset, indices: Any) -> None:
+    def __init__(self, dataset: Any, indices: Any) -> None:
         self.dataset = dataset
-        idx = np.asarray(indices)
+        idx = np.asarray(indices._data if isinstance(indices, Tensor) else indices)
         if idx.size == 0:
             idx = np.zeros(0, dtype=np.intp)
         if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
@@ -137,14 +233,26 @@ class Subset:
     def __len__(self) -> int:
         return int(self.indices.shape[0])
 
-    def __getitem__(self, index: IndexLike) -> Any:
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, list):
+            return self.dataset[[int(self.indices[i]) for i in index]]
         idx = _as_index(index, len(self), "Subset")
+        if isinstance(idx, int):
+            return self.dataset[int(self.indices[idx])]
         return self.dataset[self.indices[idx]]
+
+    @property
+    def gather(self) -> Any:
+        """Batch gather through the parent's ``gather`` (absent when the parent has none)."""
+        parent = getattr(self.dataset, "gather", None)
+        if parent is None:
+            raise AttributeError("gather")
+        return lambda indices: parent(self.indices[indices])
 
     @property
     def x(self) -> np.ndarray:
         """Features of the subset (gathered), when the parent has ``.x``."""
-        return np.asarray(self.dataset.x)[self.indices]  # type: ignore[attr-defined]
+        return np.asarray(self.dataset.x)[self.indices]
 
     @property
     def y(self) -> np.ndarray | None:
@@ -156,158 +264,76 @@ class Subset:
         return f"Subset(len={len(self)}, of {self.dataset!r})"
 
 
-def _default_generator(generator: np.random.Generator | None) -> np.random.Generator:
-    if generator is None:
-        return np.random.default_rng(0)
-    if not isinstance(generator, np.random.Generator):
-        raise TypeError(
-            f"generator: expected numpy.random.Generator, got {type(generator).__name__}"
-        )
-    return generator
+class ConcatDataset(Dataset):
+    """Several map-style datasets one after the other.
+
+    Raises:
+        ValueError: no datasets, or one of them is an :class:`IterableDataset`.
+    """
+
+    def __init__(self, datasets: Iterable[Any]) -> None:
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        if any(isinstance(d, IterableDataset) for d in self.datasets):
+            raise ValueError("ConcatDataset: does not support IterableDataset")
+        self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]).tolist())
+
+    def __len__(self) -> int:
+        return int(self.cumulative_sizes[-1])
+
+    def __getitem__(self, index: int) -> Any:
+        if index < 0:
+            if -index > len(self):
+                raise ValueError("ConcatDataset: absolute value of index should not exceed "
+                                 f"dataset length {len(self)}, got {index}")
+            index = len(self) + index
+        which = bisect.bisect_right(self.cumulative_sizes, index)
+        start = self.cumulative_sizes[which - 1] if which else 0
+        return self.datasets[which][index - start]
 
 
 def _split_lengths(n: int, lengths: Sequence[float]) -> list[int]:
-    if len(lengths) == 0:
-        raise ValueError("random_split: lengths must not be empty")
     vals = list(lengths)
-    if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals):
-        ints = [int(v) for v in vals]
-        if any(v < 0 for v in ints) or sum(ints) != n:
-            raise ValueError(
-                f"random_split: integer lengths must be >= 0 and sum to len(dataset)={n}, "
-                f"got {ints} (sum {sum(ints)})"
-            )
-        return ints
-    fr = [float(v) for v in vals]
-    if any(not 0.0 <= f <= 1.0 for f in fr) or not math.isclose(sum(fr), 1.0, abs_tol=1e-6):
-        raise ValueError(
-            f"random_split: fractions must lie in [0, 1] and sum to 1, got {fr} (sum {sum(fr)})"
-        )
-    out = [int(math.floor(n * f)) for f in fr]
-    # Hand out the remainder round-robin, as PyTorch does.
-    for i in range(n - sum(out)):
-        out[i % len(out)] += 1
-    return out
+    if not vals:
+        raise ValueError("random_split: lengths must not be empty")
+    total = sum(vals)
+    if math.isclose(total, 1) and total <= 1:
+        out = []
+        for i, frac in enumerate(vals):
+            if not 0 <= frac <= 1:
+                raise ValueError(f"random_split: fraction at index {i} is not between 0 and 1")
+            out.append(math.floor(n * frac))
+        for i in range(n - sum(out)):  # the remainder, round robin, as PyTorch does
+            out[i % len(out)] += 1
+        for i, size in enumerate(out):
+            if size == 0:
+                warnings.warn(f"random_split: length of split at index {i} is 0", stacklevel=3)
+        return out
+    if any(isinstance(v, bool) or not float(v).is_integer() or v < 0 for v in vals):
+        raise ValueError(f"random_split: lengths must be non-negative ints or fractions "
+                         f"summing to 1, got {vals}")
+    if total != n:
+        raise ValueError(f"random_split: sum of input lengths {int(total)} does not equal the "
+                         f"length of the input dataset {n}")
+    return [int(v) for v in vals]
 
 
-def random_split(
-    dataset: IndexableDataset,
-    lengths: Sequence[float],
-    generator: np.random.Generator | None = None,
-) -> list[Subset]:
-    """Split ``dataset`` into non-overlapping random subsets.
+def random_split(dataset: Any, lengths: Sequence[float], generator: Any = None) -> list[Subset]:
+    """Split ``dataset`` into non-overlapping random :class:`Subset` s.
 
     Args:
-        dataset: dataset to split.
-        lengths: integer lengths summing to ``len(dataset)``, or fractions summing to 1
-            (floored; the remainder is handed out one by one from the first subset on).
-        generator: source of the permutation; default ``np.random.default_rng(0)``.
+        dataset: a map-style dataset.
+        lengths: lengths summing to ``len(dataset)``, or fractions summing to 1 (floored;
+            the remainder handed out one at a time from the first split on).
+        generator: a :class:`gradstep.Generator`, a ``numpy.random.Generator``, or None
+            for the default generator (seeded by :func:`gradstep.manual_seed`).
 
     Returns:
         One :class:`Subset` per entry of ``lengths``.
     """
-    gen = _default_generator(generator)
     n = len(dataset)
     sizes = _split_lengths(n, lengths)
-    perm = gen.permutation(n)
+    perm = numpy_rng(generator, "random_split").permutation(n)
     bounds = np.cumsum([0, *sizes])
     return [Subset(dataset, perm[bounds[i] : bounds[i + 1]]) for i in range(len(sizes))]
-
-
-def _n_test(n: int, test_size: float) -> int:
-    if isinstance(test_size, (int, np.integer)) and not isinstance(test_size, bool):
-        k = int(test_size)
-        if not 0 <= k <= n:
-            raise ValueError(f"test_size: expected an int in [0, {n}], got {k}")
-        return k
-    f = float(test_size)
-    if not 0.0 <= f <= 1.0:
-        raise ValueError(f"test_size: expected a fraction in [0, 1] or an int, got {test_size}")
-    return int(math.ceil(f * n))
-
-
-def stratified_split_indices(
-    y: Any, test_size: float = 0.2, generator: np.random.Generator | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Train and test indices with every class split in proportion (largest remainder).
-
-    The test set gets ``ceil(test_size * N)`` examples (or ``test_size`` when it is an
-    int), shared out between classes in proportion to their counts by the
-    largest-remainder method, so each class's test share is within one example of
-    ``test_size * n_class``. Both index arrays are shuffled.
-
-    Args:
-        y: class labels, shape ``(N,)`` (any hashable dtype).
-        test_size: fraction in [0, 1] or an absolute count.
-        generator: randomness; default ``np.random.default_rng(0)``.
-
-    Returns:
-        ``(train_idx, test_idx)``, int64 arrays.
-    """
-    gen = _default_generator(generator)
-    labels = np.asarray(y)
-    if labels.ndim != 1:
-        raise DataError(f"stratified_split: y must be 1-D, got shape {labels.shape}")
-    n = labels.shape[0]
-    k = _n_test(n, test_size)
-    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
-    exact = counts * (k / n) if n else counts * 0.0
-    alloc = np.floor(exact).astype(np.int64)
-    rest = k - int(alloc.sum())
-    if rest > 0:
-        order = np.argsort(-(exact - alloc), kind="stable")
-        alloc[order[:rest]] += 1
-    order_all = gen.permutation(n)
-    # Group the shuffled positions by class (stable sort keeps the shuffle inside a class).
-    by_class = order_all[np.argsort(inverse[order_all], kind="stable")]
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    rank_in_class = np.arange(n) - np.repeat(starts, counts)
-    cls_of = np.repeat(np.arange(len(classes)), counts)
-    is_test = rank_in_class < alloc[cls_of]
-    test_idx = gen.permutation(by_class[is_test]).astype(np.int64)
-    train_idx = gen.permutation(by_class[~is_test]).astype(np.int64)
-    return train_idx, test_idx
-
-
-def train_test_split(
-    x: Any,
-    y: Any,
-    test_size: float = 0.2,
-    *,
-    stratify: bool = False,
-    generator: np.random.Generator | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Split arrays into train and test parts (scikit-learn order of results).
-
-    Args:
-        x: features, shape ``(N, ...)``.
-        y: targets, shape ``(N, ...)``.
-        test_size: fraction in [0, 1] (test gets ``ceil(test_size * N)``) or a count.
-        stratify: keep class proportions (``y`` must be 1-D class labels).
-        generator: randomness; default ``np.random.default_rng(0)``.
-
-    Returns:
-        ``(x_train, x_test, y_train, y_test)``.
-    """
-    xa, ya = np.asarray(x), np.asarray(y)
-    if xa.ndim == 0 or ya.ndim == 0 or xa.shape[0] != ya.shape[0]:
-        raise DataError(
-            f"train_test_split: x and y must have the same length, got shapes {xa.shape} "
-            f"and {ya.shape}"
-        )
-    gen = _default_generator(generator)
-    if stratify:
-        tr, te = stratified_split_indices(ya, test_size, gen)
-    else:
-        n = xa.shape[0]
-        k = _n_test(n, test_size)
-        perm = gen.permutation(n)
-        te, tr = perm[:k], perm[k:]
-    return xa[tr], xa[te], ya[tr], ya[te]
-
-
-def stratified_split(
-    x: Any, y: Any, test_size: float = 0.2, generator: np.random.Generator | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Stratified :func:`train_test_split`: ``(x_train, x_test, y_train, y_test)``."""
-    return train_test_split(x, y, test_size, stratify=True, generator=generator)
