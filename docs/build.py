@@ -38,7 +38,7 @@ NPM = BUILD / "npm"
 MATHJAX_VERSION = "3.2.2"
 
 sys.path[:0] = [str(ROOT / "src"), str(DOCS / "_build")]   # this checkout's gradstep
-from hooks import api_modules  # noqa: E402
+from hooks import _home, api_modules  # noqa: E402
 
 
 def step(msg: str) -> None:
@@ -119,8 +119,7 @@ def check_api_coverage() -> None:
         ids = set(re.findall(r'id="([^"]+)"', html))
         for name in names:
             sub = f"{module}.{name}"
-            obj = getattr(mod, name)
-            home = f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}"
+            home = _home(name, getattr(mod, name))
             if sub in ids or home in ids or sub in api_modules():
                 continue
             missing.append(sub)

@@ -11,10 +11,12 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import logging
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +53,13 @@ API_MODULES = [
 
 
 def api_modules() -> list[str]:
-    """The modules of API_MODULES that import here."""
+    """The modules of API_MODULES that import here, and any other module gradstep exports."""
+    import gradstep
+
+    extra = [f"gradstep.{n}" for n in gradstep.__all__
+             if inspect.ismodule(getattr(gradstep, n)) and f"gradstep.{n}" not in API_MODULES]
     found = []
-    for name in API_MODULES:
+    for name in API_MODULES + sorted(extra):
         try:
             importlib.import_module(name)
         except ImportError:
@@ -82,22 +88,59 @@ def _api_index(modules: list[str]) -> str:
     )
 
 
+@functools.cache
+def _static_package() -> Any:
+    """gradstep as Griffe sees it without importing it (what mkdocstrings renders)."""
+    import griffe
+
+    return griffe.load("gradstep", search_paths=[str(ROOT / "src")], resolve_aliases=False)
+
+
 def _api_page(module: str) -> str:
-    """``::: module``, plus the exported names that a submodule of the same name hides.
+    """``::: module``, plus a block for every exported name that block would miss.
 
-    ``gradstep.tensor`` is both a module and the function ``tensor`` that ``gradstep``
-    exports; Griffe resolves the name to the module, so the function gets its own block.
+    mkdocstrings reads the sources statically. It cannot see names exported through an
+    ``__all__`` computed at import time, a module that replaces itself in ``sys.modules``
+    (``gradstep.datasets``), or a function hidden by a submodule of the same name
+    (``gradstep.tensor``). Each such name gets its own block: under the module's path when
+    the module imports it visibly, else under the path where it is defined.
     """
-    import sys
-
     mod = importlib.import_module(module)
+    static = _static_package()
+    if module != "gradstep":
+        static = static[module.removeprefix("gradstep.")]
+    exported = {str(e) for e in (static.exports or [])}
     page = f"::: {module}\n"
     for name in getattr(mod, "__all__", []):
         obj = getattr(mod, name)
-        if f"{module}.{name}" in sys.modules and not inspect.ismodule(obj):
-            home = f"{obj.__module__}.{obj.__qualname__}"
-            page += f"\n::: {home}\n    options:\n      heading_level: 2\n"
+        if inspect.ismodule(obj):
+            continue
+        member = static.members.get(name)
+        target = member.target_path if member is not None and member.is_alias else ""
+        hidden = f"{module}.{name}" in sys.modules or target in sys.modules
+        if member is not None and not hidden:
+            if name in exported:
+                continue
+            path = f"{module}.{name}"
+        else:
+            path = _home(name, obj)
+            if path is None:
+                continue  # nothing Griffe can reach: the coverage check reports it
+        page += f"\n::: {path}\n    options:\n      heading_level: 2\n"
     return page
+
+
+def _home(name: str, obj: Any) -> str | None:
+    """The path of the module that defines ``obj`` (a function, class or constant)."""
+    if hasattr(obj, "__qualname__") and isinstance(getattr(obj, "__module__", None), str):
+        return f"{obj.__module__}.{obj.__qualname__}"
+    for mod_name, m in sorted(sys.modules.items()):
+        if mod_name.startswith("gradstep.") and getattr(m, "__dict__", {}).get(name) is obj:
+            static = _static_package()[mod_name.removeprefix("gradstep.")]
+            member = static.members.get(name)
+            if member is not None and not member.is_alias:
+                return f"{mod_name}.{name}"
+    return None
 
 
 def _tutorial_pages() -> list[str]:

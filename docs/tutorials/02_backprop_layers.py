@@ -52,8 +52,8 @@ print(model)
 def sigmoid(z):
     return 1 / (1 + np.exp(-z))
 
-Ws = [m.weight.numpy() for m in model if isinstance(m, nn.Linear)]
-bs = [m.bias.numpy() for m in model if isinstance(m, nn.Linear)]
+Ws = [m.weight.detach().numpy() for m in model if isinstance(m, nn.Linear)]
+bs = [m.bias.detach().numpy() for m in model if isinstance(m, nn.Linear)]
 N = len(x)
 
 a, zs, acts = x, [], [x]
@@ -162,24 +162,24 @@ fig.tight_layout()
 # %% [markdown]
 # ## What it does to training
 #
-# `fit(..., track="layers")` records, for every parameter and every step, the gradient
-# norm, the weight norm and the update-to-weight ratio $\lVert\Delta w\rVert /
-# \lVert w\rVert$ (the `LayerTracker` callback). Three epochs of SGD with momentum on
-# the same data:
+# The `LayerTracker` callback records, for every parameter and every step of `fit`, the
+# gradient norm, the weight norm and the update-to-weight ratio $\lVert\Delta w\rVert /
+# \lVert w\rVert$. Three epochs of SGD with momentum on the same data:
 
 # %%
 from gradstep import optim
-from gradstep.viz.layers import gradient_ratio
+from gradstep.viz.layers import LayerTracker, gradient_ratio
 
 for act in ("sigmoid", "relu"):
     net = deep_mlp(act)
     opt = optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    tracker = LayerTracker()
     hist = gs.fit(net, (xd[:1024], yd[:1024]), optimizer=opt, epochs=3, batch_size=64,
-                  verbose=0, track="layers")
-    first = hist.layers.array("update_ratio", "0.weight")[-10:].mean()
-    last = hist.layers.array("update_ratio", "16.weight")[-10:].mean()
+                  verbose=0, callbacks=[tracker])
+    first = tracker.stats.array("update_ratio", "0.weight")[-10:].mean()
+    last = tracker.stats.array("update_ratio", "16.weight")[-10:].mean()
     print(f"{act:8s} loss {hist['loss'][0]:.3f} -> {hist['loss'][-1]:.3f}   "
-          f"first/last layer gradient {gradient_ratio(hist.layers):.1e}   "
+          f"first/last layer gradient {gradient_ratio(tracker.stats):.1e}   "
           f"update/weight: first layer {first:.1e}, last layer {last:.1e}")
 
 # %% [markdown]

@@ -114,7 +114,7 @@ for step in (0, 1, 2, 43, 87, 131):
 #   initialiser and loader also takes an explicit `generator=` (a NumPy
 #   `Generator`), which makes a script's randomness visible where it is used.
 # * **Arrays.** gradstep computes on NumPy arrays: `gs.tensor(a)` wraps one, and
-#   `t.numpy()` gives it back without a copy. There is no device to move to.
+#   `t.detach().numpy()` gives it back without a copy. There is no device to move to.
 # * **Weights files.** `gs.save_weights` writes a safetensors file with PyTorch's names
 #   and layouts, which `torch.nn.Module.load_state_dict` reads (see
 #   [Interoperability](../interop.md)); a trained gradstep network also exports to ONNX.
