@@ -68,7 +68,7 @@ def _run(tmp_path: Path, fault: Callback, *, on_nonfinite: str = "raise",
 
 def _assert_last_good_checkpoint(tmp_path: Path, before: bytes | None = None) -> None:
     last = tmp_path / "last.safetensors"
-    ck = gradstep.load(last, build=False)
+    ck = gradstep.load_checkpoint(last, build=False)
     assert ck.meta["trainer"]["epoch"] == 1  # written at the end of epoch 1, the last good one
     assert all(np.isfinite(v).all() for v in ck.model_state.values())
     if before is not None:
