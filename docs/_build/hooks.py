@@ -118,15 +118,15 @@ def _api_page(module: str) -> str:
         member = static.members.get(name)
         target = member.target_path if member is not None and member.is_alias else ""
         hidden = f"{module}.{name}" in sys.modules or target in sys.modules
+        path: str | None
         if member is not None and not hidden:
             if name in exported:
                 continue
             path = f"{module}.{name}"
         else:
             path = _home(name, obj)
-            if path is None:
-                continue  # nothing Griffe can reach: the coverage check reports it
-        page += f"\n::: {path}\n    options:\n      heading_level: 2\n"
+        if path is not None:  # else nothing Griffe can reach: the coverage check reports it
+            page += f"\n::: {path}\n    options:\n      heading_level: 2\n"
     return page
 
 
