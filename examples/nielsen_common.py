@@ -28,7 +28,8 @@ def mnist_split(root: str | None) -> dict[str, np.ndarray]:
     """Flattened [0, 1] pixels and int64 labels: train (50k), val (10k), test (10k)."""
     ds = load_mnist(root)
     x = ds.x.reshape(len(ds.x), -1).astype(np.float32)
-    assert ds.x_test is not None and ds.y_test is not None
+    if ds.x_test is None or ds.y_test is None:
+        raise ValueError("load_mnist returned no test split")
     xt = ds.x_test.reshape(len(ds.x_test), -1).astype(np.float32)
     return {"x": x[:N_TRAIN], "y": ds.y[:N_TRAIN], "xv": x[N_TRAIN:], "yv": ds.y[N_TRAIN:],
             "xt": xt, "yt": ds.y_test}
@@ -58,7 +59,8 @@ class TestAccuracy(Callback):
     """Test-set accuracy after every epoch (the figure the textbook reports)."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
-        self.x, self.y, self.values = x, y, []  # type: tuple[np.ndarray, np.ndarray, list[float]]
+        self.x, self.y = x, y
+        self.values: list[float] = []
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
         res = evaluate(trainer.model, (self.x, self.y), loss=None, metrics=["accuracy"])
