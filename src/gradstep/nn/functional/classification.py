@@ -109,6 +109,10 @@ def _grad_scale(g: np.ndarray, reduction: str, denom: Any, m: int) -> Any:
     return g / denom
 
 
+def _data_of(t: Any) -> np.ndarray:
+    return t._data if isinstance(t, Tensor) else t  # type: ignore[no-any-return]
+
+
 def _cross_entropy_indices(
     x: Tensor, target: np.ndarray, ignore_index: int, reduction: str
 ) -> Tensor | None:
@@ -181,12 +185,11 @@ def cross_entropy(
         and weight is None
         and label_smoothing == 0.0
         and reduction != "none"
-        and not isinstance(target, Tensor)
-        and isinstance(target, np.ndarray)
-        and target.dtype.kind in "iu"
-        and target.shape == (xd.shape[0],)
+        and isinstance(target, (np.ndarray, Tensor))
+        and _data_of(target).dtype.kind in "iu"
+        and _data_of(target).shape == (xd.shape[0],)
     ):
-        fast = _cross_entropy_indices(x, target, ignore_index, reduction)
+        fast = _cross_entropy_indices(x, _data_of(target), ignore_index, reduction)
         if fast is not None:
             return fast
     q, denom, tm, is_prob = _class_weights(

@@ -1,0 +1,259 @@
+"""From one recorded eager step to a replay plan (or the reason why eager must run).
+
+A plan exists for the step shape ``zero the gradients; loss = loss_module(model(x), y);
+loss.backward(); optimizer.step()`` where the model is a chain of supported layers
+(``Linear``, ``ReLU``, ``Tanh``, ``Sigmoid``, ``Dropout``, ``Flatten``, ``Identity``) and the
+loss is ``MSELoss`` or ``CrossEntropyLoss`` (class indices). The recorded graph must consist
+of exactly those layers' outputs: an op anywhere else (a penalty term, an op on the loss, a
+layer type without a kernel) leaves the step to eager, with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gradstep import nn
+from gradstep.jit import _kernels as K
+from gradstep.jit._trace import Call, Record, array_of
+from gradstep.tensor import Tensor
+
+_ACTS = {nn.ReLU: K.ReLUK, nn.Tanh: K.TanhK, nn.Sigmoid: K.SigmoidK}
+
+
+class Unsupported(Exception):
+    """The recorded step cannot be replayed; the message says why."""
+
+
+@dataclass
+class Plan:
+    """A replay of one step for fixed argument shapes and dtypes."""
+
+    kernels: list[K.Kernel]
+    loss: Any  # MSEK or CrossEntropyK
+    x_arg: int
+    y_arg: int
+    optimizer: Any
+    params: list[Tensor]
+    param_data: list[np.ndarray]
+    requires: list[bool]
+    dropouts: list[tuple[Any, Any]]  # (module, generator) pairs
+    returns: Any  # "none", "loss", or a tuple of "loss"/"out"
+    ignore_index: int = -100
+
+    def valid(self) -> bool:
+        """The parameters, their flags and the dropout generators are those traced."""
+        for p, d, r in zip(self.params, self.param_data, self.requires):
+            if p._data is not d or p.requires_grad is not r:
+                return False
+        return all(m.generator is g for m, g in self.dropouts)
+
+    def run(self, args: tuple[Any, ...]) -> Any:
+        """One step; returns NotImplemented when this call must run eagerly."""
+        x = array_of(args[self.x_arg])
+        y = array_of(args[self.y_arg])
+        assert x is not None and y is not None  # the argument signature guarantees it
+        loss_k = self.loss
+        if isinstance(loss_k, K.CrossEntropyK):
+            t = loss_k.targets(y, self.ignore_index)
+            if t is None:
+                return NotImplemented
+            y = t
+        h = x
+        for k in self.kernels:
+            h = k.fwd(h)
+        out = h
+        loss, g = loss_k.run(out, y)
+        out_copy = out.copy() if "out" in self.returns else None
+        last = len(self.kernels) - 1
+        for i in range(last, -1, -1):
+            g = self.kernels[i].bwd(g, i > 0)  # type: ignore[assignment]
+        self.optimizer.step()
+        return self._result(loss, out_copy)
+
+    def _result(self, loss: np.ndarray, out: np.ndarray | None) -> Any:
+        if self.returns == "none":
+            return None
+        if self.returns == "loss":
+            return _const(loss)
+        return tuple(_const(loss) if r == "loss" else _const(out) for r in self.returns)
+
+
+def _const(a: Any) -> Tensor:
+    t = Tensor.__new__(Tensor)
+    t._data = a
+    t._grad = None
+    t.requires_grad = False
+    t._parents = ()
+    t._backward = None
+    return t
+
+
+def _arg_index(obj: Any, args: tuple[Any, ...], what: str) -> int:
+    """Which step argument ``obj`` is (the same object, or a tensor sharing its array)."""
+    arr = array_of(obj)
+    for i, a in enumerate(args):
+        if a is obj or (arr is not None and array_of(a) is arr):
+            return i
+    raise Unsupported(
+        f"the {what} is not one of the step's arguments (it was computed inside the step, "
+        "so its values would not change between replays); pass it in as an argument"
+    )
+
+
+def _returns(result: Any, loss: Tensor, out: Any) -> Any:
+    if result is None:
+        return "none"
+    if result is loss:
+        return "loss"
+    if isinstance(result, tuple) and result:
+        kinds = []
+        for r in result:
+            if r is loss:
+                kinds.append("loss")
+            elif r is out:
+                kinds.append("out")
+            else:
+                raise Unsupported("the step returns values other than the loss and output")
+        return tuple(kinds)
+    raise Unsupported(
+        f"the step returns {type(result).__name__}; a compiled step may return None, the "
+        "loss tensor, or a tuple of the loss and the model output"
+    )
+
+
+def check_record(rec: Record) -> None:
+    """Raise :class:`Unsupported` unless the record has the one supported step shape."""
+    if rec.value_reads:
+        raise Unsupported(
+            f"the step reads tensor values into Python ({', '.join(sorted(set(rec.value_reads)))}"
+            "), so its control flow may depend on them"
+        )
+    if rec.other_calls:
+        raise Unsupported(rec.other_calls[0])
+    if len(rec.backwards) != 1:
+        raise Unsupported(f"the step calls backward {len(rec.backwards)} times (one supported)")
+    if len(rec.steps) != 1 or rec.steps[0][1] != 1:
+        raise Unsupported("the step must call optimizer.step() once, after backward()")
+    bw = rec.backwards[0]
+    if bw.gradient is not None or bw.kwargs.get("_positional") or len(bw.kwargs) > 1:
+        raise Unsupported("backward() is called with arguments")
+    if 0 not in rec.zeroed or not bw.fresh:
+        raise Unsupported(
+            "the gradients were not zeroed before backward (they accumulate across calls)"
+        )
+    if len(rec.calls) < 2:
+        raise Unsupported("no model and loss module calls were recorded")
+
+
+def build(rec: Record, args: tuple[Any, ...], result: Any) -> Plan:
+    """The replay plan of a checked record (raises :class:`Unsupported`)."""
+    check_record(rec)
+    bw = rec.backwards[0]
+    *layers, loss_call = rec.calls
+    loss = loss_call.out
+    if loss is not bw.root or len(loss_call.args) != 2:
+        raise Unsupported("backward() is not called on the output of the loss module")
+    if not layers or loss_call.args[0] is not layers[-1].out:
+        raise Unsupported("the loss is not computed from the model's output")
+    x_arg = _arg_index(layers[0].args[0], args, "model input")
+    y_arg = _arg_index(loss_call.args[1], args, "target")
+    x = array_of(args[x_arg])
+    assert x is not None
+    if isinstance(args[x_arg], Tensor) and args[x_arg].requires_grad:
+        raise Unsupported("the model input requires grad")
+    kernels, dropouts, out = _chain(layers, x)
+    explained = {id(c.out) for c in rec.calls}
+    stray = [n for n in bw.nodes if id(n) not in explained]
+    if stray:
+        name = getattr(getattr(stray[0]._backward, "__qualname__", ""), "split", str)(".")[0]
+        raise Unsupported(f"the graph has ops outside the model's layers and the loss ({name})")
+    params = [p for k in kernels for p in k.params]
+    if {id(p) for p in bw.leaves} - {id(p) for p in params}:
+        raise Unsupported("a tensor other than the layers' parameters receives a gradient")
+    if len({p._data.dtype for p in params} | {out.dtype}) != 1:
+        raise Unsupported("parameters and activations of different dtypes")
+    loss_k, ignore = _loss_kernel(loss_call, out, args[y_arg])
+    opt = rec.steps[0][0]
+    return Plan(kernels, loss_k, x_arg, y_arg, opt, params, [p._data for p in params],
+                [p.requires_grad for p in params], dropouts, _returns(result, loss, layers[-1].out),
+                ignore)
+
+
+def _chain(layers: list[Call], x: np.ndarray) -> tuple[list[K.Kernel], list[Any], np.ndarray]:
+    kernels: list[K.Kernel] = []
+    dropouts: list[tuple[Any, Any]] = []
+    own: dict[int, np.ndarray] = {}
+    prev_out: Any = layers[0].args[0]
+    shape, dt, owned = x.shape, x.dtype, False
+    for c in layers:
+        if len(c.args) != 1 or c.args[0] is not prev_out:
+            raise Unsupported(
+                f"{type(c.module).__name__} is not fed by the previous layer's output "
+                "(only a chain of layers is compiled)"
+            )
+        k = _kernel(c, shape, dt, owned, own)
+        if isinstance(k, K.DropoutK):
+            dropouts.append((c.module, c.module.generator))
+        kernels.append(k)
+        od = array_of(c.out)
+        if od is None:
+            raise Unsupported(f"{type(c.module).__name__} returned {type(c.out).__name__}")
+        shape, dt = od.shape, od.dtype
+        owned = owned if isinstance(k, (K.IdentityK, K.ReshapeK)) else True
+        prev_out = c.out
+    return kernels, dropouts, np.empty(shape, dtype=dt)
+
+
+def _kernel(c: Call, shape: tuple[int, ...], dt: np.dtype, owned: bool,
+            own: dict[int, np.ndarray]) -> K.Kernel:
+    m = c.module
+    kind = type(m)
+    if c.out is c.args[0]:
+        return K.IdentityK()
+    if kind is nn.Linear:
+        if len(shape) != 2 or m.weight._data.dtype != dt:
+            raise Unsupported("Linear on an input that is not (N, features) of its dtype")
+        return K.LinearK(m, shape, dt, own)
+    if kind in _ACTS:
+        if getattr(m, "inplace", False):
+            raise Unsupported(f"{kind.__name__}(inplace=True)")
+        return _ACTS[kind](shape, dt, owned)  # type: ignore[no-any-return]
+    if kind is nn.Dropout and m.training and 0.0 < m.p < 1.0 and not m.inplace:
+        return K.DropoutK(m, shape, dt)
+    if kind is nn.Flatten:
+        od = array_of(c.out)
+        assert od is not None
+        return K.ReshapeK(shape, od.shape)
+    raise Unsupported(
+        f"{kind.__name__} has no compiled kernel yet (supported: Linear, ReLU, Tanh, Sigmoid, "
+        "Dropout, Flatten, Identity; MSELoss, CrossEntropyLoss)"
+    )
+
+
+def _loss_kernel(c: Call, out: np.ndarray, target: Any) -> tuple[Any, int]:
+    m = c.module
+    y = array_of(target)
+    if y is None or (isinstance(target, Tensor) and target.requires_grad):
+        raise Unsupported("the target is not an array or a tensor without grad")
+    if isinstance(m, nn.MSELoss):
+        if m.reduction not in ("mean", "sum") or y.shape != out.shape or y.dtype.kind != "f":
+            raise Unsupported("MSELoss with reduction='none' or a target of another shape")
+        if isinstance(target, Tensor) and y.dtype != out.dtype:
+            raise Unsupported("MSELoss with a target tensor of another dtype")
+        return K.MSEK(m.reduction, out.shape, out.dtype), -100
+    if isinstance(m, nn.CrossEntropyLoss):
+        fast = (
+            out.ndim == 2 and m.weight is None and m.label_smoothing == 0.0
+            and m.reduction in ("mean", "sum") and y.dtype.kind in "iu"
+            and y.shape == (out.shape[0],)
+        )
+        if not fast:
+            raise Unsupported(
+                "CrossEntropyLoss other than (N, C) logits with N class indices, no weight, "
+                "no label smoothing, reduction 'mean' or 'sum'"
+            )
+        return K.CrossEntropyK(m.reduction, out.shape, out.dtype), m.ignore_index
+    raise Unsupported(f"{type(m).__name__} has no compiled kernel (MSELoss, CrossEntropyLoss)")
