@@ -7,6 +7,8 @@ features and int64 labels, a fixed generator):
    ``dataset[index_array]`` per batch, yielding NumPy arrays; kept here as the baseline),
    ``DataLoader(TensorDataset)`` and ``DataLoader(ArrayDataset)`` (one gather per batch,
    batches as tensors), and PyTorch's ``DataLoader(TensorDataset)``.
+   CPU time (``time.process_time``) is reported beside wall time: on a shared, loaded host
+   it is the steadier of the two for this single-threaded work.
 2. A per-example map-style dataset (10,000 x 784; ``__getitem__`` returns one
    ``(row, label)``): gradstep's DataLoader and PyTorch's, both collating example by example.
 
@@ -19,6 +21,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -112,13 +115,31 @@ def run_table(contenders: dict[str, Callable[[], int]], n: int,
     for name, fn in contenders.items():
         if fn() != n:  # every contender sees every example once per epoch
             raise RuntimeError(f"{name}: wrong number of examples per epoch")
-    times = common.interleave(contenders, repeats=repeats, warmup=1)
+    cpu: dict[str, list[float]] = {k: [] for k in contenders}
+    marks: dict[str, float] = {}
+
+    timed = {k: _then_mark(fn, k, cpu, marks) for k, fn in contenders.items()}
+    times = common.interleave(timed, repeats=repeats, warmup=1)
     names = list(contenders)
+    cpu = {k: v[-repeats:] for k, v in cpu.items()}
     return {
         name: {"ms_per_epoch": {k: v * 1e3 for k, v in common.summary(t).items()},
-               "vs_first": common.paired_ratio(times[names[0]], t)}
+               "vs_first": common.paired_ratio(times[names[0]], t),
+               "cpu_ms_per_epoch": common.summary(cpu[name])["median"] * 1e3,
+               "cpu_vs_first": common.paired_ratio(cpu[names[0]], cpu[name])}
         for name, t in times.items()
     }
+
+
+def _then_mark(fn: Callable[[], int], name: str, cpu: dict[str, list[float]],
+               marks: dict[str, float]) -> Callable[[], int]:
+    def call() -> int:
+        marks[name] = time.process_time()
+        out = fn()
+        cpu[name].append(time.process_time() - marks.pop(name))
+        return out
+
+    return call
 
 
 def main() -> None:
@@ -134,12 +155,13 @@ def main() -> None:
         "load_average": common.load_average(),
     }
     for table in ("arrays_60000x784", "per_item_10000x784"):
-        print(f"\n{table} (batch {BATCH}, one shuffled epoch; median [min-max] ms, time ratio "
-              "to the first row, paired per round)")
+        print(f"\n{table} (batch {BATCH}, one shuffled epoch: wall median [min-max] ms and "
+              "ratio to the first row; CPU-time median ms and ratio; ratios paired per round)")
         for name, r in result[table].items():
             ms = r["ms_per_epoch"]
             print(f"  {name:34s} {ms['median']:8.1f} [{ms['min']:.1f}-{ms['max']:.1f}]"
-                  f"  x{r['vs_first']:.3f}")
+                  f"  x{r['vs_first']:.3f}   cpu {r['cpu_ms_per_epoch']:8.1f}"
+                  f"  x{r['cpu_vs_first']:.3f}")
     print(f"load average: {result['load_average']}")
     if args.json:
         with open(args.json, "w") as fh:
