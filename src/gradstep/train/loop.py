@@ -85,15 +85,17 @@ class Trainer(TrainerState):
         """Forward and backward passes of every batch of the step (summed losses, seeded
         with ``1 / divisor`` of the group unless a hook set ``step.backward_scale``)."""
         red, model, sums = self.loss, self.model, step.sums
-        scale = None
+        scale = 0.0
+        norms: list[float] = []
         seed: np.ndarray | None = None
         for i, (xb, yb) in enumerate(step.batches):
             out = model(as_input(xb))
             od = out._data
             y = prep_target(od, yb)
-            if i == 0:
-                step.normaliser = red.normaliser(y, od.ndim) + sum(
-                    red.normaliser(prep_target(od, b[1]), od.ndim) for b in step.batches[1:])
+            if i == 0:  # the group's normaliser, from every batch's targets
+                norms = [red.normaliser(y, od.ndim)] + [
+                    red.normaliser(prep_target(od, b[1]), od.ndim) for b in step.batches[1:]]
+                step.normaliser = sum(norms)
                 d = red.divisor(step.normaliser)
                 scale = step.backward_scale if step.backward_scale is not None else (
                     1.0 / d if d else 0.0)
@@ -108,7 +110,7 @@ class Trainer(TrainerState):
                 seed = np.asarray(scale, dtype=loss._data.dtype)
             loss.backward(seed)
             sums.loss += lv
-            sums.norm += red.normaliser(y, od.ndim)
+            sums.norm += norms[i]
             sums.add_metrics(od, y)
 
     def _baseline(self, step: StepState, od: np.ndarray, y: np.ndarray) -> None:
