@@ -282,15 +282,15 @@ def _quadratic(n=6, seed=3):
     return a, b, np.linalg.solve(a, b)
 
 
-def _lbfgs_problem(flat=False, rosenbrock=False, **kw):
+def _lbfgs_problem(flat=False, rosenbrock=False, dtype=np.float64, **kw):
     """A quadratic (minimum ``xstar``) or the extended Rosenbrock function, over two
     parameters of 4 and 2 entries."""
     a, b, xstar = _quadratic()
     start = np.array([-1.2, 1.0, -1.2, 1.0, -1.2, 1.0]) if rosenbrock else np.zeros(6)
-    w = gs.tensor(start[:4].copy(), requires_grad=True)
-    v = gs.tensor(start[4:].copy(), requires_grad=True)
+    w = gs.tensor(start[:4].astype(dtype), requires_grad=True)
+    v = gs.tensor(start[4:].astype(dtype), requires_grad=True)
     opt = LBFGS([w, v], flat=flat, **kw)
-    at, bt = gs.tensor(a), gs.tensor(b)
+    at, bt = gs.tensor(a.astype(dtype)), gs.tensor(b.astype(dtype))
 
     def closure():
         opt.zero_grad()
@@ -333,12 +333,13 @@ def test_lbfgs_needs_closure():
         opt.add_param_group(dict(params=[P()]))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("flat_before,flat_after", [(False, False), (True, False),
                                                     (False, True)])
 @pytest.mark.parametrize("line_search", [None, "strong_wolfe"])
-def test_lbfgs_state_dict_resume_bit_identical(line_search, flat_before, flat_after):
+def test_lbfgs_state_dict_resume_bit_identical(line_search, flat_before, flat_after, dtype):
     kw = dict(line_search_fn=line_search, max_iter=3, max_eval=10, history_size=4,
-              lr=1.0 if line_search else 0.5, rosenbrock=True)
+              lr=1.0 if line_search else 0.5, rosenbrock=True, dtype=dtype)
     opt, closure, ps, _ = _lbfgs_problem(flat=flat_before, **kw)
     for _ in range(3):
         opt.step(closure)

@@ -14,11 +14,12 @@ interpolation between ``t + 0.01 (t - t_prev)`` and ``10 t``), then shrinks the 
 safeguarded cubic interpolation ("zoom"). Nocedal & Wright (2006), "Numerical
 Optimization", 2nd ed., algorithms 3.5 and 3.6; this follows the variant of Schmidt's
 minFunc that PyTorch's ``LBFGS`` uses, decision for decision, so the steps agree with it.
+Step lengths and directional derivatives are NumPy scalars of the parameters' dtype (as
+PyTorch's 0-dim tensors), losses Python floats.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -44,12 +45,12 @@ def cubic_interpolate(
     d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
     d2_square = d1**2 - g1 * g2
     if d2_square >= 0:
-        d2 = math.sqrt(d2_square)
+        d2 = np.sqrt(d2_square)
         if x1 <= x2:
             pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
         else:
             pos = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2))
-        return float(min(max(pos, lo), hi))
+        return min(max(pos, lo), hi)
     return (lo + hi) / 2.0
 
 
@@ -78,7 +79,7 @@ class _Search:
     def eval(self, t: float) -> tuple[float, np.ndarray, float]:
         f, g = self.obj(t)
         self.evals += 1
-        return f, g, float(np.dot(g, self.d))
+        return f, g, np.dot(g, self.d)
 
     def armijo_fails(self, t: float, f: float) -> bool:
         return f > self.f0 + self.c1 * t * self.gtd0
@@ -127,7 +128,7 @@ def _zoom_trial(b: _Bracket, insuf_progress: bool) -> tuple[float, bool]:
 
 def _zoom_phase(s: _Search, b: _Bracket, it: int, tolerance_change: float) -> int:
     """Shrink the bracket until its low end satisfies the strong Wolfe conditions."""
-    d_norm = float(np.abs(s.d).max())
+    d_norm = np.abs(s.d).max()
     insuf_progress = False
     low, high = (0, 1) if b.f[0] <= b.f[-1] else (1, 0)
     while it < s.max_ls:

@@ -24,6 +24,9 @@ def lbfgs_direction(
 ) -> np.ndarray:
     r"""The L-BFGS search direction :math:`d = -H g` by the two-loop recursion.
 
+    The scalars (dot products, :math:`\rho_i`, :math:`\gamma`) are NumPy scalars of the
+    gradient's dtype, so that float32 parameters round them to float32 as PyTorch does.
+
     With the stored pairs :math:`s_i` (``old_stps``: steps taken), :math:`y_i`
     (``old_dirs``: changes of the gradient), :math:`\rho_i = 1 / y_i^\top s_i` (``ro``) and
     the initial inverse-Hessian scale :math:`\gamma` = ``h_diag``
@@ -41,11 +44,11 @@ def lbfgs_direction(
     q = np.negative(grad)
     al = [0.0] * len(old_dirs)
     for i in range(len(old_dirs) - 1, -1, -1):
-        al[i] = float(np.dot(old_stps[i], q)) * ro[i]
+        al[i] = np.dot(old_stps[i], q) * ro[i]
         q += -al[i] * old_dirs[i]
     r = q * h_diag
     for i in range(len(old_dirs)):
-        be_i = float(np.dot(old_dirs[i], r)) * ro[i]
+        be_i = np.dot(old_dirs[i], r) * ro[i]
         r += (al[i] - be_i) * old_stps[i]
     return r
 
@@ -219,7 +222,7 @@ class LBFGS(Optimizer):
             return
         y = flat_grad - state["prev_flat_grad"]
         s = state["d"] * state["t"]
-        ys = float(np.dot(y, s))
+        ys = np.dot(y, s)
         if ys > 1e-10:
             if len(state["old_dirs"]) == history_size:
                 for k in _HISTORY:
@@ -227,7 +230,7 @@ class LBFGS(Optimizer):
             state["old_dirs"].append(y)
             state["old_stps"].append(s)
             state["ro"].append(1.0 / ys)
-            state["H_diag"] = ys / float(np.dot(y, y))
+            state["H_diag"] = ys / np.dot(y, y)
         state["d"] = lbfgs_direction(
             flat_grad, state["old_dirs"], state["old_stps"], state["ro"], state["H_diag"]
         )
@@ -266,10 +269,10 @@ class LBFGS(Optimizer):
                 np.copyto(state["prev_flat_grad"], flat_grad)
             prev_loss = state["prev_loss"] = loss
             if state["n_iter"] == 1:
-                state["t"] = t = min(1.0, 1.0 / float(np.abs(flat_grad).sum())) * lr
+                state["t"] = t = min(1.0, 1.0 / np.abs(flat_grad).sum()) * lr
             else:
                 state["t"] = t = float(lr)
-            gtd = float(np.dot(flat_grad, d))
+            gtd = np.dot(flat_grad, d)
             if gtd > -tol_change:
                 break
             evals = 0
@@ -338,6 +341,7 @@ class LBFGS(Optimizer):
     def _unpack(self, st: dict[str, Any]) -> dict[str, Any]:
         name = type(self).__name__
         n = sum(p._data.size for p in self.param_groups[0]["params"])
+        dtype = self._gather_flat_grad().dtype
         out: dict[str, Any] = {}
         for k, v in st.items():
             if isinstance(v, Tensor):  # e.g. a state read back by gradstep.load
@@ -354,7 +358,9 @@ class LBFGS(Optimizer):
                                      f"shape (k, {n}), got {arr.shape}")
                 out[k] = [row.copy() for row in arr]
             elif k == "ro":
-                out[k] = [float(x) for x in np.asarray(v).reshape(-1)]
+                out[k] = [dtype.type(x) for x in np.asarray(v).reshape(-1)]
+            elif k in ("t", "H_diag"):  # scalars of the parameters' dtype, as when stepping
+                out[k] = dtype.type(v)
             else:
                 out[k] = v
         if len({len(out.get(k, [])) for k in _HISTORY}) > 1:

@@ -26,8 +26,6 @@ __all__ = ["Optimizer", "Alloc"]
 #: being updated, filled with ``fill`` (left uninitialised when ``fill`` is None).
 Alloc = Callable[[str, "float | None"], np.ndarray]
 
-_REQUIRED = object()
-
 
 def _check_nonneg(opt: str, name: str, value: Any) -> None:
     try:
@@ -168,8 +166,6 @@ class Optimizer:
         group = dict(param_group)
         group["params"] = ps
         for k, v in self.defaults.items():
-            if v is _REQUIRED and k not in group:
-                raise ValueError(f"{name}: parameter group {gi} does not give '{k}'")
             group.setdefault(k, v)
         if isinstance(group.get("betas"), list):
             group["betas"] = tuple(group["betas"])
