@@ -301,3 +301,18 @@ def test_custom_sampler_resume_skips_seen_batches():
     b.load_state_dict(st)
     assert _ys(b) == [[2, 3], [4, 5], [6]]
     assert len(a) == 4
+
+
+def test_loaders_bundle_is_a_dataset():
+    """What load_iris() & co. return goes straight into a DataLoader (one gather per batch)."""
+    from gradstep.data import DataBundle, load_iris
+
+    pytest.importorskip("sklearn")
+    bundle = load_iris()
+    assert isinstance(bundle, DataBundle) and len(bundle) == 150
+    x0, y0 = bundle[0]
+    assert x0.shape == (4,) and int(y0) == int(bundle.y[0])
+    batches = list(DataLoader(bundle, batch_size=64))
+    assert [len(b[1]) for b in batches] == [64, 64, 22]
+    np.testing.assert_array_equal(batches[1][0].numpy(), bundle.x[64:128])
+    assert batches[0][1].dtype == gradstep.int64

@@ -5,10 +5,11 @@ and a result pipe. Tasks and batches travel as bytes in gradstep's own framing (
 header plus raw array buffers), so nothing is pickled: a batch may hold tensors, NumPy
 arrays, numbers, strings, bytes, None, and lists, tuples, named tuples and dicts of them.
 
-Seeding follows PyTorch: the main process draws ``base_seed`` from the loader's
-generator, and worker ``k`` seeds the default generator (:func:`gradstep.manual_seed`)
-and Python's ``random`` with ``base_seed + k``, and NumPy's legacy global generator with a
-state derived from both, before ``worker_init_fn(k)`` runs.
+Seeding follows PyTorch's scheme: each epoch has a ``base_seed`` taken from the loader's
+generator (derived from its state at the start of the epoch, see
+:class:`~gradstep.data.DataLoader`), and worker ``k`` seeds the default generator
+(:func:`gradstep.manual_seed`) and Python's ``random`` with ``base_seed + k``, and NumPy's
+legacy global generator with a state derived from both, before ``worker_init_fn(k)`` runs.
 """
 
 from __future__ import annotations
