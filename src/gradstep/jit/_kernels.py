@@ -75,7 +75,7 @@ class LinearK(Kernel):
             else:
                 np.matmul(g.T, self.x, out=gw)
         if b is not None and b.requires_grad:
-            np.sum(g, axis=0, out=grad_buffer(b, self.own))
+            np.add.reduce(g, axis=0, out=grad_buffer(b, self.own))
         if not need:
             return None
         return np.matmul(g, w._data, out=self.gx)
@@ -228,10 +228,10 @@ class CrossEntropyK:
         return t
 
     def run(self, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        np.max(x, axis=1, keepdims=True, out=self.mx)
+        np.maximum.reduce(x, axis=1, keepdims=True, out=self.mx)
         sh = np.subtract(x, self.mx, out=self.sh)
         ex = np.exp(sh, out=self.ex)
-        se = np.sum(ex, axis=1, keepdims=True, out=self.se)
+        se = np.add.reduce(ex, axis=1, keepdims=True, out=self.se)
         per = np.log(se[:, 0]) - sh[self.rows, t]
         total = per.sum(dtype=np.float64)
         if self.mean:
