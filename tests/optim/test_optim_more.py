@@ -430,3 +430,34 @@ def test_existing_optimizers_check_pytorch_flags(cls):
         cls(make_params(), lr=0.1, differentiable=True)
     with pytest.raises(TypeError, match="foreach must be None or a bool"):
         cls(make_params(), lr=0.1, foreach=1)
+
+
+@pytest.mark.parametrize("cls,kw", [
+    (LBFGS, dict(line_search_fn="strong_wolfe", max_iter=3)), (NAdam, {}), (ASGD, dict(t0=1.0)),
+    (Rprop, {}), (Adadelta, {}), (optim.SGD, dict(momentum=0.9, flush_subnormals=True)),
+], ids=lambda c: getattr(c, "__name__", ""))
+def test_state_dict_through_gradstep_save_and_load(cls, kw, tmp_path):
+    """gradstep.save / gradstep.load (tensors back, not arrays) restore every new state."""
+    def make():
+        x = gs.tensor(np.array([-1.2, 1.0, -1.2, 0.5]), requires_grad=True)
+        opt = cls([x], **kw)
+
+        def closure():
+            opt.zero_grad()
+            loss = (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()
+            loss.backward()
+            return loss
+
+        return x, opt, closure
+
+    x, opt, closure = make()
+    for _ in range(3):
+        opt.step(closure)
+    gs.save(opt.state_dict(), tmp_path / "opt.gs")
+    x2, opt2, closure2 = make()
+    x2._data[...] = x._data
+    opt2.load_state_dict(gs.load(tmp_path / "opt.gs"))
+    for _ in range(2):
+        opt.step(closure)
+        opt2.step(closure2)
+    assert x._data.tobytes() == x2._data.tobytes()
