@@ -3,14 +3,15 @@
 Specs (the ``--model`` option):
 
 * ``linear``: one :class:`~gradstep.nn.Linear` layer (softmax / linear regression).
-* ``mlp`` or ``mlp:256,128``: fully connected layers of the given widths with ReLU
-  between them (default ``256,128``); ``mlp:512,256:dropout=0.2`` adds dropout after each
-  hidden activation.
+* ``mlp`` or ``mlp:256,128``: fully connected layers of the given widths with an
+  activation (``activation=``: ReLU by default, sigmoid or tanh) between them (default
+  ``256,128``); ``mlp:512,256:dropout=0.2`` adds dropout after each hidden activation.
 * ``cnn`` or ``cnn:32,64``: for images ``(C, H, W)``: per width, a 3x3 convolution (padding
   1), ReLU and 2x2 max pooling, then a 128-unit hidden layer and the output layer.
 
 Every builder takes an explicit ``numpy.random.Generator`` (or a seed) for the initial
-weights. Models are :class:`~gradstep.nn.Sequential` stacks of registered layers, so
+weights, and ``init=`` chooses how the fully connected layers are initialised (see
+:data:`INITS`). Models are :class:`~gradstep.nn.Sequential` stacks of registered layers, so
 ``model.to_config()`` describes them and :func:`from_config` rebuilds them (without
 weights) from a checkpoint.
 """
@@ -26,7 +27,71 @@ import numpy as np
 from gradstep import nn
 from gradstep.errors import ConfigError
 
-__all__ = ["build", "from_config", "parse_spec", "mlp", "cnn", "linear"]
+__all__ = [
+    "ACTIVATIONS",
+    "INITS",
+    "build",
+    "cnn",
+    "from_config",
+    "initialize",
+    "linear",
+    "mlp",
+    "parse_spec",
+]
+
+#: Hidden-layer activations by name.
+ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+
+#: Initialisations of weights and biases (``Linear`` and ``Conv2d`` layers) by name:
+#:
+#: * ``default``: the layers' own (PyTorch's: uniform, bound 1/sqrt(fan_in)).
+#: * ``normal``: weights and biases N(0, 1) (Nielsen, ch. 1).
+#: * ``normal-scaled``: weights N(0, 1/fan_in), biases N(0, 1) (Nielsen, ch. 3).
+#: * ``xavier``: weights Glorot-uniform (``nn.init.xavier_uniform_``), biases 0.
+#: * ``he``: weights He-normal for ReLU (``nn.init.kaiming_normal_``), biases 0.
+INITS = ("default", "normal", "normal-scaled", "xavier", "he")
+
+
+def _check_choice(name: str, value: str, choices: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def initialize(model: nn.Module, init: str, *, generator: Any = None) -> nn.Module:
+    """Re-initialise the weights and biases of ``model``'s Linear/Conv2d layers in place.
+
+    Args:
+        model: any module.
+        init: one of :data:`INITS` (``"default"`` leaves the model unchanged).
+        generator: Generator or seed.
+
+    Returns:
+        ``model``.
+    """
+    _check_choice("init", init, INITS)
+    if init == "default":
+        return model
+    g = _gen(generator)
+    for layer in model.modules():
+        if not isinstance(layer, (nn.Linear, nn.Conv2d)):
+            continue
+        w, b = layer.weight, getattr(layer, "bias", None)
+        fan_in = int(math.prod(w.shape[1:]))
+        if init == "normal":
+            nn.init.normal_(w, 0.0, 1.0, generator=g)
+        elif init == "normal-scaled":
+            nn.init.normal_(w, 0.0, 1.0 / math.sqrt(fan_in), generator=g)
+        elif init == "xavier":
+            nn.init.xavier_uniform_(w, generator=g)
+        else:
+            nn.init.kaiming_normal_(w, nonlinearity="relu", generator=g)
+        if b is not None:
+            if init in ("normal", "normal-scaled"):
+                nn.init.normal_(b, 0.0, 1.0, generator=g)
+            else:
+                nn.init.zeros_(b)
+    return model
 
 
 def _gen(generator: np.random.Generator | int | None) -> np.random.Generator:
@@ -36,13 +101,24 @@ def _gen(generator: np.random.Generator | int | None) -> np.random.Generator:
 
 
 def linear(
-    in_features: int, out_features: int, *, generator: Any = None, dtype: Any = None
+    in_features: int,
+    out_features: int,
+    *,
+    init: str = "default",
+    generator: Any = None,
+    dtype: Any = None,
 ) -> nn.Module:
-    """One affine layer. Shape: ``(N, *) -> (N, out_features)`` (input flattened)."""
+    """One affine layer. Shape: ``(N, *) -> (N, out_features)`` (input flattened).
+
+    Args:
+        init: one of :data:`INITS`.
+    """
+    _check_choice("init", init, INITS)
     g = _gen(generator)
-    return nn.Sequential(
+    model = nn.Sequential(
         nn.Flatten(), nn.Linear(in_features, out_features, generator=g, dtype=dtype)
     )
+    return initialize(model, init, generator=g)
 
 
 def mlp(
@@ -51,28 +127,35 @@ def mlp(
     out_features: int,
     *,
     dropout: float = 0.0,
+    activation: str = "relu",
+    init: str = "default",
     generator: Any = None,
     dtype: Any = None,
 ) -> nn.Module:
-    """Fully connected ReLU network. Shape: ``(N, *) -> (N, out_features)`` (input flattened).
+    """Fully connected network. Shape: ``(N, *) -> (N, out_features)`` (input flattened).
 
     Args:
         in_features: size of a flattened input example.
         hidden: widths of the hidden layers.
         out_features: outputs (classes, or 1 for regression).
         dropout: dropout probability after each hidden activation (0: none).
+        activation: hidden activation, one of :data:`ACTIVATIONS` (``relu``, ``sigmoid``,
+            ``tanh``).
+        init: initialisation, one of :data:`INITS`.
         generator: Generator or seed for the initial weights (and dropout masks).
     """
+    _check_choice("activation", activation, tuple(ACTIVATIONS))
+    _check_choice("init", init, INITS)
     g = _gen(generator)
     layers: list[nn.Module] = [nn.Flatten()]
     prev = in_features
     for i, h in enumerate(hidden):
-        layers += [nn.Linear(prev, h, generator=g, dtype=dtype), nn.ReLU()]
+        layers += [nn.Linear(prev, h, generator=g, dtype=dtype), ACTIVATIONS[activation]()]
         if dropout > 0:
             layers.append(nn.Dropout(dropout, seed=int(g.integers(2**31)) + i))
         prev = h
     layers.append(nn.Linear(prev, out_features, generator=g, dtype=dtype))
-    return nn.Sequential(*layers)
+    return initialize(nn.Sequential(*layers), init, generator=g)
 
 
 def cnn(
@@ -161,6 +244,9 @@ def build(
     input_shape: Sequence[int],
     out_features: int,
     *,
+    activation: str = "relu",
+    init: str = "default",
+    output_activation: str | None = None,
     generator: Any = None,
     dtype: Any = None,
 ) -> nn.Module:
@@ -170,25 +256,33 @@ def build(
         spec: ``linear``, ``mlp[:W1,W2,...][:dropout=P]`` or ``cnn[:C1,C2,...]``.
         input_shape: shape of one input example, e.g. ``(64,)`` or ``(1, 28, 28)``.
         out_features: number of outputs.
+        activation: hidden activation of an ``mlp`` (:data:`ACTIVATIONS`); a ``cnn`` uses
+            ReLU, a ``linear`` model has none.
+        init: initialisation (:data:`INITS`).
+        output_activation: a name of :data:`ACTIVATIONS` appended after the output layer
+            (e.g. ``"sigmoid"`` for the quadratic cost on one-hot targets), or None.
         generator: Generator or seed for the initial weights.
 
     Raises:
-        ConfigError: bad spec, or a cnn for non-image input.
+        ConfigError: bad spec or option, or a cnn for non-image input.
     """
     kind, widths, opts = parse_spec(spec)
+    _check_choice("activation", activation, tuple(ACTIVATIONS))
+    if output_activation is not None:
+        _check_choice("output_activation", output_activation, tuple(ACTIVATIONS))
+    g = _gen(generator)
     d = int(math.prod(input_shape))
     if kind == "linear":
-        return linear(d, out_features, generator=generator, dtype=dtype)
-    if kind == "mlp":
-        return mlp(
-            d,
-            widths,
-            out_features,
-            dropout=opts.get("dropout", 0.0),
-            generator=generator,
-            dtype=dtype,
-        )
-    return cnn(input_shape, out_features, widths, generator=generator, dtype=dtype)
+        model = linear(d, out_features, init=init, generator=g, dtype=dtype)
+    elif kind == "mlp":
+        model = mlp(d, widths, out_features, dropout=opts.get("dropout", 0.0),
+                    activation=activation, init=init, generator=g, dtype=dtype)
+    else:
+        model = initialize(cnn(input_shape, out_features, widths, generator=g, dtype=dtype),
+                           init, generator=g)
+    if output_activation is not None:
+        model = nn.Sequential(*model.children(), ACTIVATIONS[output_activation]())
+    return model
 
 
 def from_config(config: Mapping[str, Any]) -> nn.Module:
@@ -198,3 +292,86 @@ def from_config(config: Mapping[str, Any]) -> nn.Module:
         CheckpointError: unknown layer type or bad arguments.
     """
     return nn.module_from_config(config)
+
+
+# ------------------------------------------------------------------ classification costs
+def _one_hot(input: Any, target: Any) -> Any:  # noqa: A002
+    """``target`` as a tensor shaped like ``input``: integer class indices are one-hot."""
+    from gradstep.tensor import Tensor
+
+    t = target._data if isinstance(target, Tensor) else np.asarray(target)
+    dtype = input._data.dtype
+    if t.dtype.kind in "iu" and t.ndim == 1:
+        c = input.shape[1]
+        if t.size and (t.min() < 0 or t.max() >= c):
+            raise ValueError(
+                f"target: class indices must lie in [0, {c}), got [{t.min()}, {t.max()}]"
+            )
+        hot = np.zeros((len(t), c), dtype=dtype)
+        hot[np.arange(len(t)), t] = 1
+        return Tensor(hot)
+    if t.shape != tuple(input.shape):
+        raise ValueError(
+            f"target: expected class indices (N,) or an array of shape {tuple(input.shape)}, "
+            f"got shape {t.shape}"
+        )
+    return Tensor(t.astype(dtype, copy=False))
+
+
+def _reduce(total: Any, n: int, reduction: str) -> Any:
+    if reduction == "sum":
+        return total
+    if reduction == "mean":
+        return total / float(max(n, 1))
+    raise ValueError(f"reduction: expected 'mean' or 'sum', got {reduction!r}")
+
+
+def quadratic_cost(input: Any, target: Any, reduction: str = "mean") -> Any:  # noqa: A002
+    """The quadratic cost of Nielsen's book: ``1/(2N) sum_x ||a(x) - y(x)||^2``.
+
+    Per example, half the squared error summed over the outputs; ``reduction="mean"``
+    averages over the N examples (not over the N*C elements as ``nn.MSELoss`` does, so it
+    equals ``nn.MSELoss()(a, y) * C / 2`` and the book's learning rates carry over);
+    ``"sum"`` sums over the examples.
+
+    Shape: input ``(N, C)``; target ``(N,)`` class indices (one-hot encoded here) or
+    ``(N, C)``; output a scalar.
+    """
+    t = _one_hot(input, target)
+    d = input - t
+    return _reduce((d * d).sum() * 0.5, input.shape[0], reduction)
+
+
+def one_hot_bce(input: Any, target: Any, reduction: str = "mean") -> Any:  # noqa: A002
+    """Nielsen's cross-entropy cost for sigmoid outputs, from the logits ``input``.
+
+    ``-1/N sum_x sum_j [y_j ln a_j + (1 - y_j) ln(1 - a_j)]`` with ``a = sigmoid(input)``:
+    binary cross-entropy summed over the C outputs and averaged over the N examples
+    (``nn.BCEWithLogitsLoss()`` averages over all N*C elements instead: this is C times it).
+
+    Shape: input ``(N, C)``; target ``(N,)`` class indices or ``(N, C)``; output a scalar.
+    """
+    from gradstep.nn import functional as F
+
+    t = _one_hot(input, target)
+    total = F.binary_cross_entropy_with_logits(input, t, reduction="sum")
+    return _reduce(total, input.shape[0], reduction)
+
+
+def _per_example_mean(fn: Any) -> Any:
+    """``fn`` as fit's "mean over the batch's examples" callable (no ``reduction`` keyword,
+    so fit weights each batch by its number of examples: exact also with accumulation)."""
+
+    def loss(input: Any, target: Any) -> Any:  # noqa: A002
+        return fn(input, target)
+
+    loss.__name__ = fn.__name__
+    return loss
+
+
+#: ``gradstep train --loss`` names -> (loss for fit, output activation of the model).
+CLASSIFICATION_LOSSES: dict[str, tuple[Any, str | None]] = {
+    "cross-entropy": ("cross_entropy", None),
+    "mse": (_per_example_mean(quadratic_cost), "sigmoid"),
+    "bce": (_per_example_mean(one_hot_bce), None),
+}

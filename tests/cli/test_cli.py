@@ -223,6 +223,16 @@ def test_evaluate_and_predict(digits_run, tmp_path, capsys):
     assert len(labels) == 20 and (labels == d.target[:20]).mean() >= 0.8
     assert main(["predict", ck, str(tmp_path / "x.csv"), "-o", str(tmp_path / "p.npy")]) == 0
     np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), labels)
+    assert capsys.readouterr().out.strip() == (
+        f"wrote 20 predicted class indices to {tmp_path / 'p.npy'}")
+    # written atomically with the user's umask, like every output
+    old = os.umask(0o027)
+    try:
+        assert main(["predict", ck, str(tmp_path / "x.npy"), "-o", str(tmp_path / "p.txt")]) == 0
+    finally:
+        os.umask(old)
+    assert (tmp_path / "p.txt").stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "p.txt").read_text().split() == [str(v) for v in labels]
 
 
 BAD = [
@@ -253,6 +263,16 @@ BAD = [
     (["predict", "CKPT", "x.txt"], ".npy or .csv"),
     (["frobnicate"], "invalid choice"),
     (["predict"], "required"),
+    (["train", "--dataset", "iris", "--model", "cnn"], "tabular"),
+    (["train", "--dataset", "mnist", "--data-root", "NO_SUCH_DIR"], "no such folder"),
+    (["train", "--dataset", "digits", "--task", "regression"], "--task"),
+    (["train", "--val-split", "1.5"], "--val-split"),
+    (["train", "--loss", "hinge"], "--loss"),
+    (["train", "--scale", "zscore"], "--scale"),
+    (["train", "--init", "orthogonal"], "--init"),
+    (["train", "--activation", "gelu"], "--activation"),
+    (["train", "--dataset", "diabetes", "--loss", "bce"], "regression"),
+    (["compare", "--out", "x.txt"], "is a file"),
 ]
 
 
@@ -288,6 +308,38 @@ def test_bad_input_subprocess_has_no_traceback(tmp_path):
     assert r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
     r = _gradstep("evaluate", str(tmp_path / "absent.safetensors"), cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_every_option_has_help_showing_its_default():
+    import argparse
+
+    from gradstep.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    checked = 0
+    for name, p in sub.choices.items():
+        for action in p._actions:
+            if isinstance(action, argparse._HelpAction) or not action.option_strings:
+                continue
+            assert action.help, f"{name} {action.option_strings}: no help"
+            assert "default" in action.help or action.required, \
+                f"{name} {action.option_strings}: help does not show the default"
+            checked += 1
+    assert checked > 60
+
+
+def test_version_and_dataset_spellings(capsys):
+    from gradstep import __version__
+    from gradstep.cli import build_parser, resolve_train_config
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.strip() == f"gradstep {__version__}"
+    p = build_parser()
+    for spelling in ("fashion_mnist", "fashion-mnist", "Fashion_MNIST"):
+        cfg = resolve_train_config(p.parse_args(["train", "--dataset", spelling]))
+        assert cfg["dataset"] == "fashion-mnist"
 
 
 def test_help_shows_examples():

@@ -120,12 +120,42 @@ FORBIDDEN = [
 ]
 
 
+def _code_only(text: str) -> str:
+    """``text`` with string literals and comments blanked (same lines), so that a docstring
+    mentioning ``torch.load`` is not a hit but a call is."""
+    import io
+    import tokenize
+
+    lines = text.splitlines(keepends=True)
+    out = [list(line) for line in lines]
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type not in (tokenize.STRING, tokenize.COMMENT):
+            continue
+        (r0, c0), (r1, c1) = tok.start, tok.end
+        for r in range(r0, r1 + 1):
+            row = out[r - 1]
+            lo = c0 if r == r0 else 0
+            hi = c1 if r == r1 else len(row)
+            for c in range(lo, hi):
+                if row[c] != "\n":
+                    row[c] = " "
+        if tok.type == tokenize.COMMENT and "noqa: reliability" in tok.string:
+            out[r0 - 1].extend(" # noqa: reliability")
+    return "".join("".join(row) for row in out)
+
+
+def test_code_only_blanks_strings_and_comments() -> None:
+    code = 'x = 1  # torch.load(f)\n"""torch.load(f)"""\ny = torch.load(f)\n'
+    blanked = _code_only(code)
+    assert blanked.count("torch.load(") == 1 and blanked.splitlines()[2] == "y = torch.load(f)"
+
+
 def test_nothing_in_src_unpickles_or_evaluates() -> None:
     files = sorted(SRC.rglob("*.py"))
     assert len(files) > 10
     hits = []
     for f in files:
-        text = f.read_text(encoding="utf-8")
+        text = _code_only(f.read_text(encoding="utf-8"))
         for pattern, what in FORBIDDEN:
             for m in pattern.finditer(text):
                 line = text.count("\n", 0, m.start()) + 1

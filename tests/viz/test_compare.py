@@ -88,7 +88,8 @@ def test_report_and_pngs(result, tmp_path):
     html = paths["report"].read_text()
     assert len(re.findall(r'src="data:image/png;base64,', html)) == 3
     assert html.count("<tr>") == 1 + len(result.runs)
-    assert "val_accuracy" in html
+    assert "validation accuracy" in html and "training loss" in html
+    assert "What the figures show" in html and "noisiest" in html
 
 
 def test_bad_settings():
@@ -102,3 +103,58 @@ def test_bad_settings():
     x, y = _data()
     with pytest.raises(ConfigError, match="epochs"):
         C.run_compare(_factory([]), (x, y), epochs=0)
+
+
+def test_default_learning_rate_is_one_every_batch_mode_survives():
+    st = C.default_settings()
+    assert {s.optimizer.kwargs["lr"] for s in st} == {C.DEFAULT_LR}
+    assert C.DEFAULT_LR == 0.005
+
+
+@pytest.fixture(scope="module")
+def diverged():
+    """Batch 1 with momentum at a large rate diverges; the others do not."""
+    x, y = _data(n=80)
+    x = x * 3.0
+    calls: list[int] = []
+    settings = C.make_settings(["sgd:lr=0.05", "momentum:lr=3.0,momentum=0.9"], [1, "full"])
+    return C.run_compare(_factory(calls), (x[:60], y[:60]), (x[60:], y[60:]), settings,
+                         epochs=2)
+
+
+def test_a_diverged_run_stops_where_it_diverged(diverged):
+    runs = {r.label: r for r in diverged.runs}
+    bad = runs["batch 1 (SGD), momentum (lr=3, momentum=0.9)"]
+    assert bad.diverged_at is not None and bad.diverged_at == len(bad.step_loss)
+    last = bad.step_loss[-1]
+    assert not np.isfinite(last) or last > C.DIVERGENCE_RATIO * bad.step_loss[0]
+    assert np.all(np.isfinite(bad.step_loss[:-1]))
+    # the epoch series ends at the (fractional) epoch of the divergence
+    assert bad.epoch_x[-1] == pytest.approx(bad.diverged_at / 60)
+    ok = runs["batch 1 (SGD), sgd (lr=0.05)"]
+    assert ok.diverged_at is None and len(ok.step_loss) == 120
+
+
+def test_a_diverged_run_is_marked_and_does_not_rescale_the_others(diverged):
+    ep = C.plot_epoch_loss(diverged)["figure"].axes[0]
+    labels = [ln.get_label() for ln in ep.get_lines()]
+    assert any("(diverged at step" in lab for lab in labels)
+    marks = [ln for ln in ep.get_lines() if ln.get_gid() == "diverged"]
+    assert len(marks) == sum(1 for r in diverged.runs if r.diverged_at is not None)
+    ok = np.concatenate([r.epoch_loss for r in diverged.runs if r.diverged_at is None])
+    lo, hi = ep.get_ylim()
+    assert hi <= ok.max() * 1.5 * (1 + 1e-9)  # the axis is the surviving runs'
+    assert lo >= ok[ok > 0].min() / 1.5 * (1 - 1e-9)
+    step = C.plot_step_loss(diverged)["figure"]
+    panel = step.axes[0]
+    assert panel.get_title() == "batch 1 (SGD)"
+    assert [ln.get_gid() for ln in panel.get_lines()].count("diverged") == 1
+    good = diverged.runs[0].step_loss
+    assert panel.get_ylim()[1] <= good.max() * 1.5 * (1 + 1e-9)
+
+
+def test_the_report_marks_the_divergence(diverged, tmp_path):
+    html = C.write_compare(diverged, tmp_path)["report"].read_text()
+    assert "diverged at step" in html
+    assert "at step " in html and "<td>no</td>" in html
+    assert "A smaller --lr avoids it" in html

@@ -134,16 +134,12 @@ def test_plots_show_the_recorded_history(tmp_path):
     assert vals[0] == pytest.approx(np.mean(t.stats["grad_norm"]["0.weight"][-3:]))
 
 
-def test_fit_track_layers():
-    from gradstep.errors import ConfigError
-
+def test_fit_with_a_layer_tracker_callback():
     x, y = _data()
     model = _mlp()
+    tracker = LayerTracker()
     h = fit(model, (x, y), optimizer=SGD(model.parameters(), lr=0.1), epochs=1, batch_size=32,
-            verbose=0, track="layers")
-    assert isinstance(h.layers, LayerStats)
+            verbose=0, callbacks=[tracker])
+    assert isinstance(h.layers, LayerStats) and h.layers is tracker.stats
     assert h.layers.steps == [1, 2, 3]
     assert len(h.layers["update_ratio"]["0.weight"]) == 3
-    with pytest.raises(ConfigError, match="track"):
-        fit(model, (x, y), optimizer=SGD(model.parameters(), lr=0.1), epochs=1, verbose=0,
-            track="weights")

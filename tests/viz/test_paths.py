@@ -87,7 +87,7 @@ def test_bad_arguments():
     with pytest.raises(ConfigError, match="condition"):
         P.quadratic(0.5)
     with pytest.raises(ConfigError, match="unknown optimizer"):
-        P.run_paths("saddle", ["lbfgs:lr=1"], steps=2)
+        P.run_paths("saddle", ["frobnicate:lr=1"], steps=2)
     with pytest.raises(ConfigError, match="bad arguments"):
         P.run_paths("saddle", ["sgd:lr=1,nope=3"], steps=2)
     with pytest.raises(ConfigError, match="start"):
@@ -132,3 +132,31 @@ def test_scalar_gradient_accumulation_regression():
     x = gs.tensor(np.array(0.3), requires_grad=True)
     (x * 2 + x * 2 + x * 2 + x * 2).backward()
     assert float(x.grad) == pytest.approx(8.0)
+
+
+@pytest.mark.parametrize("name", sorted(P.FUNCTIONS))
+def test_defaults_never_diverge_on_any_function(name):
+    res = P.run_paths(name, steps=300)
+    for t in res.trajectories:
+        assert not t.diverged, (name, t.label, t.reason)
+        assert t.loss[-1] < t.loss[0], (name, t.label)
+
+
+@pytest.mark.parametrize("condition", [1.0, 5.0, 20.0, 100.0, 1e3, 1e5])
+def test_quadratic_defaults_follow_the_condition_number(condition):
+    res = P.run_paths("quadratic", steps=300, condition=condition)
+    for t in res.trajectories:
+        assert not t.diverged, (condition, t.label, t.reason)
+        assert t.loss[-1] < t.loss[0], (condition, t.label)
+
+
+def test_a_diverged_path_says_why_in_the_figure():
+    res = P.run_paths("quadratic", ["sgd:lr=0.5", "sgd:lr=0.01"], steps=200, condition=20)
+    bad, good = res.trajectories
+    assert bad.diverged and not good.diverged
+    assert "lr = 0.5 is above the stability bound" in bad.reason and "0.1" in bad.reason
+    out = P.plot_paths(res)
+    texts = [t.get_text() for t in out["figure"].texts]
+    assert any(bad.reason in t for t in texts)
+    labels = [ln.get_label() for ln in out["figure"].axes[1].get_lines()]
+    assert any(lab.startswith("sgd (lr=0.5) (diverged at step") for lab in labels)

@@ -1,4 +1,4 @@
-"""Feature transforms fitted on training data only: Standardize, MinMaxScale, OneHot.
+"""Feature transforms fitted on training data only: Standardize, MinMaxScale, Scale, OneHot.
 
 Each transform has ``fit`` (statistics from the training split only), ``transform``,
 ``fit_transform`` and a JSON-able ``state_dict`` / ``from_state_dict`` pair so the
@@ -14,7 +14,7 @@ import numpy as np
 
 from gradstep.errors import DataError
 
-__all__ = ["MinMaxScale", "OneHot", "Standardize"]
+__all__ = ["SCALE_METHODS", "MinMaxScale", "OneHot", "Scale", "Standardize"]
 
 
 def _float_out(x: np.ndarray) -> np.dtype:
@@ -180,6 +180,118 @@ class MinMaxScale:
             self.low, self.high = float(state["low"]), float(state["high"])
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"MinMaxScale.load_state_dict: malformed state: {exc}") from None
+
+
+SCALE_METHODS = ("feature", "global", "unit", "none")
+
+
+class Scale:
+    """Input scaling ``(x - mean) / std`` chosen by name, with statistics from training data.
+
+    Methods:
+
+    * ``"feature"``: per-feature standardisation; a feature's std is floored at its training
+      range divided by ``max_z``, so no training value lies more than ``max_z`` units from
+      its mean (a pixel that is non-zero in one image in 60,000 cannot reach |x| = 245);
+      a constant feature gets std 1.
+    * ``"global"``: one mean and one std over every value of the training data.
+    * ``"unit"``: one affine map of the training range ``[min, max]`` onto ``[0, 1]``
+      (uint8 data: its full range ``[0, 255]``), as for image pixels.
+    * ``"none"``: the identity (mean 0, std 1).
+
+    Whatever the method, :attr:`mean` and :attr:`std` are arrays of one example's shape,
+    so a consumer (a checkpoint record, an ONNX export) applies every method the same way.
+
+    Shape: ``(N, ...) -> (N, ...)``.
+
+    Args:
+        method: one of :data:`SCALE_METHODS`.
+        max_z: the floor of ``"feature"``: std >= range / max_z.
+
+    Raises:
+        ValueError: unknown ``method`` or ``max_z <= 0``.
+    """
+
+    def __init__(self, method: str = "feature", max_z: float = 20.0) -> None:
+        if method not in SCALE_METHODS:
+            raise ValueError(
+                f"Scale: method must be one of {', '.join(SCALE_METHODS)}, got {method!r}"
+            )
+        if not max_z > 0:
+            raise ValueError(f"Scale: max_z must be > 0, got {max_z!r}")
+        self.method, self.max_z = method, float(max_z)
+        self.mean: np.ndarray | None = None
+        self.std: np.ndarray | None = None
+
+    def fit(self, x: Any) -> Scale:
+        """Compute the statistics from ``x`` (the training split). Returns ``self``."""
+        arr = _check_x(f"Scale({self.method}).fit", x, None)
+        if arr.shape[0] == 0:
+            raise DataError(f"Scale({self.method}).fit: need at least one example, got 0")
+        a64 = arr.astype(np.float64, copy=False)
+        if not np.all(np.isfinite(a64)):
+            raise DataError(f"Scale({self.method}).fit: training data contains NaN or infinity")
+        shape = arr.shape[1:]
+        if self.method == "feature":
+            mean, std = a64.mean(axis=0), a64.std(axis=0)
+            span = a64.max(axis=0) - a64.min(axis=0)
+            std = np.where(span > 0, np.maximum(std, span / self.max_z), 1.0)
+        elif self.method == "global":
+            m, s = float(a64.mean()), float(a64.std())
+            mean, std = np.full(shape, m), np.full(shape, s if s > 0 else 1.0)
+        elif self.method == "unit":
+            if arr.dtype == np.uint8:
+                lo, hi = 0.0, 255.0
+            else:
+                lo, hi = float(a64.min()), float(a64.max())
+            mean, std = np.full(shape, lo), np.full(shape, hi - lo if hi > lo else 1.0)
+        else:
+            mean, std = np.zeros(shape), np.ones(shape)
+        self.mean, self.std = mean, std
+        return self
+
+    def transform(self, x: Any) -> np.ndarray:
+        """Scale ``x`` with the fitted statistics (any split)."""
+        if self.mean is None or self.std is None:
+            raise DataError(f"Scale({self.method}).transform: call fit(x_train) first")
+        arr = _check_x(f"Scale({self.method}).transform", x, self.mean.shape)
+        out = (arr.astype(np.float64, copy=False) - self.mean) / self.std
+        return out.astype(_float_out(arr), copy=False)
+
+    def fit_transform(self, x: Any) -> np.ndarray:
+        return self.fit(x).transform(x)
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-able ``{"type", "method", "max_z", "shape", "mean", "std"}``."""
+        if self.mean is None or self.std is None:
+            raise DataError(f"Scale({self.method}).state_dict: not fitted")
+        return {
+            "type": "Scale",
+            "method": self.method,
+            "max_z": self.max_z,
+            "shape": list(self.mean.shape),
+            "mean": self.mean.ravel().tolist(),
+            "std": self.std.ravel().tolist(),
+        }
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> Scale:
+        """Rebuild a fitted :class:`Scale` from :meth:`state_dict`."""
+        try:
+            obj = cls(str(state["method"]), float(state.get("max_z", 20.0)))
+            shape = tuple(int(s) for s in state["shape"])
+            mean = np.asarray(state["mean"], dtype=np.float64).reshape(shape)
+            std = np.asarray(state["std"], dtype=np.float64).reshape(shape)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"Scale.from_state_dict: malformed state: {exc}") from None
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std)) and np.all(std > 0)):
+            raise DataError("Scale.from_state_dict: mean/std must be finite and std > 0")
+        obj.mean, obj.std = mean, std
+        return obj
+
+    def __repr__(self) -> str:
+        shape = None if self.mean is None else self.mean.shape
+        return f"Scale({self.method!r}, fitted={self.mean is not None}, feature_shape={shape})"
 
 
 class OneHot:

@@ -43,6 +43,14 @@ __all__ = [
 ]
 
 DEFAULT_BATCH_SIZES: tuple[int | None, ...] = (1, 32, None)
+#: Learning rate and momentum of the default settings: on digits (standardised inputs) every
+#: batch mode converges with them, so the figures show the batch-size lesson (batch 1
+#: noisy, mini-batch fast, full batch smooth and slow) rather than a divergence.
+DEFAULT_LR = 0.005
+DEFAULT_MOMENTUM = 0.9
+#: A run whose step loss exceeds this multiple of its first step's loss (or is not finite)
+#: is stopped and marked as diverged.
+DIVERGENCE_RATIO = 1e3
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,12 @@ class RunResult:
         epoch_time: wall-clock seconds at the end of each epoch (0 for epoch 0).
         final: final metrics: ``loss``, ``accuracy`` (classification), ``val_loss``,
             ``val_accuracy`` (with validation data), ``time`` (s), ``steps``.
-        history: the :class:`gradstep.train.History`.
+        history: the :class:`gradstep.train.History` (None when the run diverged).
+        diverged_at: the update step at which the run diverged (its loss was not finite or
+            grew past :data:`DIVERGENCE_RATIO` times the first step's), or None. The
+            series stop there.
+        epoch_x: the epoch coordinate of each ``epoch_loss`` entry: 0, 1, ..., and for a
+            diverged run a last, fractional one where it diverged (its loss that step's).
     """
 
     setting: Setting
@@ -86,6 +99,8 @@ class RunResult:
     epoch_time: np.ndarray
     final: dict[str, float]
     history: Any = None
+    diverged_at: int | None = None
+    epoch_x: Any = None
 
     @property
     def label(self) -> str:
@@ -133,8 +148,8 @@ def make_settings(
 
 
 def default_settings(
-    lr: float = 0.01,
-    momentum: float = 0.9,
+    lr: float = DEFAULT_LR,
+    momentum: float = DEFAULT_MOMENTUM,
     batch_sizes: Sequence[Any] = DEFAULT_BATCH_SIZES,
 ) -> list[Setting]:
     """Batch sizes 1, 32 and full, each with plain SGD and with momentum, at one lr."""
@@ -143,22 +158,37 @@ def default_settings(
     )
 
 
-class _Clock(Callback):
-    """Wall-clock time at the end of every step and epoch, from the start of training."""
+class _Diverged(Exception):
+    """Raised by :class:`_Clock` to stop a diverging run."""
 
-    def __init__(self) -> None:
+
+class _Clock(Callback):
+    """Wall-clock time and loss of every step and epoch; stops a diverging run."""
+
+    def __init__(self, ratio: float = DIVERGENCE_RATIO) -> None:
         self.t0 = 0.0
+        self.ratio = ratio
         self.steps: list[float] = []
+        self.losses: list[float] = []
         self.epochs: list[float] = []
+        self.epoch_losses: list[float] = []
+        self.last: dict[str, float] = {}
 
     def on_train_begin(self, trainer: Trainer) -> None:
         self.t0 = time.perf_counter()
 
     def on_batch_end(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None:
         self.steps.append(time.perf_counter() - self.t0)
+        loss = float(logs.get("loss", float("nan")))
+        self.losses.append(loss)
+        first = self.losses[0]
+        if not np.isfinite(loss) or (np.isfinite(first) and loss > self.ratio * max(first, 1e-12)):
+            raise _Diverged(len(self.losses))
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         self.epochs.append(time.perf_counter() - self.t0)
+        self.epoch_losses.append(float(logs.get("loss", float("nan"))))
+        self.last = dict(logs)
 
 
 def run_compare(
@@ -185,7 +215,7 @@ def run_compare(
         seed: shuffling seed, the same for every run.
         progress: called with one line per finished run (e.g. ``print``).
     """
-    from gradstep.train import evaluate, fit
+    from gradstep.train import evaluate
 
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ConfigError(f"compare: epochs must be an int >= 1, got {epochs!r}")
@@ -197,33 +227,98 @@ def run_compare(
     for k, st in enumerate(settings):
         model = first if k == 0 else model_factory()
         model.load_state_dict(initial)
-        opt = st.optimizer.build(model.parameters())
-        clock = _Clock()
-        bs: int | str = "full" if st.batch_size is None else st.batch_size
-        hist: History = fit(model, train, loss=loss, optimizer=opt, epochs=epochs,
-                            batch_size=bs, val=val, callbacks=[clock], seed=seed, verbose=0)
-        final = {k2: float(v) for k2, v in hist.last.items()
-                 if k2 in ("loss", "accuracy", "mae", "val_loss", "val_accuracy", "val_mae")}
-        final["time"] = clock.epochs[-1] if clock.epochs else 0.0
-        final["steps"] = float(len(hist.steps["loss"]))
-        run = RunResult(
-            setting=st,
-            step_loss=np.asarray(hist.steps["loss"], dtype=np.float64),
-            step_time=np.asarray(clock.steps, dtype=np.float64),
-            epoch_loss=np.asarray([init_eval["loss"], *hist["loss"]], dtype=np.float64),
-            epoch_time=np.asarray([0.0, *clock.epochs], dtype=np.float64),
-            final=final,
-            history=hist,
-        )
+        run = _run_one(model, st, train, val, epochs, loss, seed, init_eval["loss"])
         result.runs.append(run)
         if progress is not None:
-            acc = final.get("val_accuracy", final.get("accuracy"))
-            extra = f", accuracy {acc:.3f}" if acc is not None else ""
-            fl = final.get("loss", float("nan"))
-            flag = "  (diverged: try a smaller lr)" if not np.isfinite(fl) or fl > 1e3 else ""
-            progress(f"{st.display:42s} loss {fl:.4g}{extra}{flag}, "
-                     f"{int(final['steps'])} steps, {final['time']:.1f} s")
+            progress(_progress_line(run))
     return result
+
+
+def _run_one(model: Any, st: Setting, train: Any, val: Any, epochs: int, loss: str,
+             seed: int, initial_loss: float) -> RunResult:
+    """Train one setting; a divergence ends the run where it happened."""
+    from gradstep.errors import NonFiniteError
+    from gradstep.train import fit
+
+    opt = st.optimizer.build(model.parameters())
+    clock = _Clock()
+    bs: int | str = "full" if st.batch_size is None else st.batch_size
+    hist: History | None = None
+    diverged_at = None
+    try:
+        with np.errstate(all="ignore"):
+            hist = fit(model, train, loss=loss, optimizer=opt, epochs=epochs, batch_size=bs,
+                       val=val, callbacks=[clock], seed=seed, verbose=0)
+    except _Diverged as exc:
+        diverged_at = int(exc.args[0])
+    except NonFiniteError:
+        diverged_at = len(clock.losses) + 1
+    logs = hist.last if hist is not None else clock.last
+    final = {k2: float(v) for k2, v in logs.items()
+             if k2 in ("loss", "accuracy", "mae", "val_loss", "val_accuracy", "val_mae")}
+    if diverged_at is not None:
+        final = {"loss": float("nan")}
+    final["time"] = clock.steps[-1] if clock.steps else 0.0
+    final["steps"] = float(len(clock.losses))
+    e_loss, e_time = [initial_loss, *clock.epoch_losses], [0.0, *clock.epochs]
+    e_x = [float(i) for i in range(len(e_loss))]
+    if diverged_at is not None and clock.losses:
+        per_epoch = -(-len(train[0]) // (st.batch_size or len(train[0])))
+        done = len(clock.epoch_losses)
+        e_x.append(done + (diverged_at - done * per_epoch) / per_epoch)
+        e_loss.append(clock.losses[-1])
+        e_time.append(clock.steps[-1])
+    return RunResult(
+        setting=st,
+        step_loss=np.asarray(clock.losses, dtype=np.float64),
+        step_time=np.asarray(clock.steps, dtype=np.float64),
+        epoch_loss=np.asarray(e_loss, dtype=np.float64),
+        epoch_time=np.asarray(e_time, dtype=np.float64),
+        final=final,
+        history=hist,
+        diverged_at=diverged_at,
+        epoch_x=np.asarray(e_x),
+    )
+
+
+def _progress_line(run: RunResult) -> str:
+    final = run.final
+    if run.diverged_at is not None:
+        return (f"{run.label:42s} diverged at step {run.diverged_at} (loss "
+                f"{run.step_loss[-1]:.3g}): try a smaller lr; {final['time']:.1f} s")
+    acc = final.get("val_accuracy", final.get("accuracy"))
+    extra = f", validation accuracy {acc:.3f}" if acc is not None else ""
+    return (f"{run.label:42s} training loss {final.get('loss', float('nan')):.4g}{extra}, "
+            f"{int(final['steps'])} steps, {final['time']:.1f} s")
+
+
+def _diverged_note(run: RunResult) -> str:
+    return "" if run.diverged_at is None else f" (diverged at step {run.diverged_at})"
+
+
+def _ylim(runs: Sequence[RunResult], values: Callable[[RunResult], np.ndarray]) -> Any:
+    """Log-axis limits from the runs that did not diverge (None: leave matplotlib's)."""
+    vals = [values(r) for r in runs if r.diverged_at is None]
+    if not vals:
+        return None
+    allv = np.concatenate(vals)
+    allv = allv[np.isfinite(allv) & (allv > 0)]
+    if not allv.size:
+        return None
+    return float(allv.min()) / 1.5, float(allv.max()) * 1.5
+
+
+def _mark_divergence(ax: Any, x: Any, y: Any, style: dict[str, Any], top: float | None) -> None:
+    """A cross where a diverged run stopped (at the top edge when it is off the axis)."""
+    if len(x) == 0:
+        return
+    yy = float(y[-1]) if np.isfinite(y[-1]) else float("inf")
+    if top is not None:
+        yy = min(yy, top / 1.2)
+    ax.plot([x[-1]], [yy], marker="X", markersize=11, color=style.get("color", "red"),
+            markeredgecolor="black", linestyle="none", gid="diverged")
+    ax.annotate("diverged", (x[-1], yy), textcoords="offset points", xytext=(4, -12),
+                fontsize=8, color=style.get("color", "red"))
 
 
 # --------------------------------------------------------------------------- figures
@@ -279,7 +374,7 @@ def plot_step_loss(
                 r = result.runs[i]
                 steps = np.arange(1, len(r.step_loss) + 1)
                 style = series_style(j, markevery_for(len(steps), 8))
-                name = r.setting.optimizer.display
+                name = r.setting.optimizer.display + _diverged_note(r)
                 window = _window(len(steps))
                 # every step (gid = the run's label): faint when a running mean is drawn on top
                 (raw,) = ax.plot(steps, r.step_loss, label="_" + name, gid=r.label,
@@ -290,12 +385,21 @@ def plot_step_loss(
                                      label="_" + name + " mean", **style)
                 handles.setdefault(name, raw)
                 series[r.label] = (steps, r.step_loss)
-                values.append(r.step_loss)
-            allv = np.concatenate(values) if values else np.array([1.0])
-            allv = allv[np.isfinite(allv) & (allv > 0)]
-            if allv.size and max(len(v) for v in values) >= 100:
-                ax.set_ylim(bottom=float(np.percentile(allv, 2)) * 0.8)
+                if r.diverged_at is None:
+                    values.append(r.step_loss)
             ax.set_yscale("log")
+            allv = np.concatenate(values) if values else np.array([])
+            allv = allv[np.isfinite(allv) & (allv > 0)]
+            top = float(allv.max()) * 1.5 if allv.size else None
+            if allv.size:
+                bottom = (float(np.percentile(allv, 2)) * 0.8
+                          if max(len(v) for v in values) >= 100 else float(allv.min()) / 1.5)
+                ax.set_ylim(bottom, top)
+            for j, i in enumerate(idx):
+                r = result.runs[i]
+                if r.diverged_at is not None:
+                    _mark_divergence(ax, np.arange(1, len(r.step_loss) + 1), r.step_loss,
+                                     series_style(j), top)
             ax.set_xlabel("update step")
             ax.set_title(blabel)
         axes[0].set_ylabel("training loss of the step (log)")
@@ -314,7 +418,8 @@ def plot_epoch_loss(
 ) -> dict[str, Any]:
     """Training loss per epoch (epoch 0: the common initial loss), all settings together."""
     return _epoch_loss_figure(
-        result, lambda r: np.arange(len(r.epoch_loss)), "epoch (passes over the training set)",
+        result, lambda r: r.epoch_x if r.epoch_x is not None else np.arange(len(r.epoch_loss)),
+        "epoch (passes over the training set)",
         "Training loss per epoch", path, width_px, height_px,
     )
 
@@ -344,10 +449,21 @@ def _epoch_loss_figure(
         fig, ax = new_figure(width_px, height_px)
         for i, r in enumerate(result.runs):
             xs = x_of(r)
-            ax.plot(xs, r.epoch_loss, label=r.label, **series_style(i))
+            ax.plot(xs, r.epoch_loss, label=r.label + _diverged_note(r), **series_style(i))
             series[r.label] = (xs, r.epoch_loss)
         ax.set_yscale("log")
+        lim = _ylim(result.runs, lambda r: r.epoch_loss)
+        if lim is not None:
+            ax.set_ylim(*lim)
+        for i, r in enumerate(result.runs):
+            if r.diverged_at is not None:
+                _mark_divergence(ax, x_of(r), r.epoch_loss, series_style(i),
+                                 None if lim is None else lim[1])
         ax.set_xlabel(xlabel)
+        if xlabel.startswith("epoch"):
+            from matplotlib.ticker import MaxNLocator
+
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("training loss, mean over the epoch (log)")
         ax.set_title(title)
         ax.legend(loc="best", fontsize=8)
@@ -363,16 +479,68 @@ def _finish(fig: Any, path: Any, series: dict[str, Any], save: Any) -> dict[str,
     return out
 
 
+_COLUMN_NAMES = {
+    "loss": "training loss", "accuracy": "training accuracy", "mae": "training MAE",
+    "val_loss": "validation loss", "val_accuracy": "validation accuracy",
+    "val_mae": "validation MAE",
+}
+
+
 def accuracy_table(result: CompareResult) -> tuple[list[str], list[list[Any]]]:
-    """``(header, rows)``: one row per setting with final loss, accuracies, steps, time."""
-    keys = [k for k in ("loss", "accuracy", "mae", "val_loss", "val_accuracy", "val_mae")
-            if any(k in r.final for r in result.runs)]
-    header = ["setting", *keys, "steps", "time (s)"]
+    """``(header, rows)``: one row per setting with final training and validation metrics,
+    steps, time, and where it diverged."""
+    keys = [k for k in _COLUMN_NAMES if any(k in r.final for r in result.runs)]
+    header = ["setting", *[_COLUMN_NAMES[k] for k in keys], "steps", "time (s)", "diverged"]
     rows = []
     for r in result.runs:
+        state = "no" if r.diverged_at is None else f"at step {r.diverged_at}"
         rows.append([r.label, *[r.final.get(k, float("nan")) for k in keys],
-                     int(r.final["steps"]), round(r.final["time"], 2)])
+                     int(r.final["steps"]), round(r.final["time"], 2), state])
     return header, rows
+
+
+def _noise(r: RunResult) -> float:
+    """Spread of the step-to-step change of the log loss (0 for a smooth curve)."""
+    v = r.step_loss[np.isfinite(r.step_loss) & (r.step_loss > 0)]
+    return float(np.std(np.diff(np.log(v)))) if len(v) > 2 else float("nan")
+
+
+def summary_sentences(result: CompareResult) -> list[str]:
+    """What the figures show, in a few sentences computed from the runs."""
+    out: list[str] = []
+    ok = [r for r in result.runs if r.diverged_at is None]
+    if ok:
+        noisy = max(ok, key=lambda r: (np.nan_to_num(_noise(r), nan=-1.0)))
+        smooth = min(ok, key=lambda r: (np.nan_to_num(_noise(r), nan=np.inf)))
+        if noisy is not smooth:
+            out.append(
+                f"{noisy.label} made {int(noisy.final['steps'])} update steps and has the "
+                f"noisiest step losses (spread of the log-loss change {_noise(noisy):.2g}); "
+                f"{smooth.label} made {int(smooth.final['steps'])} and has the smoothest "
+                f"({_noise(smooth):.2g})."
+            )
+        best = min(ok, key=lambda r: np.nan_to_num(r.final.get("loss", np.inf), nan=np.inf))
+        slow = max(ok, key=lambda r: np.nan_to_num(r.final.get("loss", -np.inf), nan=-np.inf))
+        out.append(
+            f"After {result.epochs} epoch(s) the lowest training loss is {best.label}'s "
+            f"({best.final.get('loss', float('nan')):.3g}, {best.final['time']:.1f} s of "
+            f"training); the highest is {slow.label}'s "
+            f"({slow.final.get('loss', float('nan')):.3g}): with one step per epoch, the "
+            "full batch moves slowly at the same learning rate."
+            if slow.setting.batch_size is None else
+            f"After {result.epochs} epoch(s) the lowest training loss is {best.label}'s "
+            f"({best.final.get('loss', float('nan')):.3g}); the highest is {slow.label}'s "
+            f"({slow.final.get('loss', float('nan')):.3g})."
+        )
+    for r in result.runs:
+        if r.diverged_at is not None:
+            out.append(
+                f"{r.label} diverged at step {r.diverged_at}: its loss grew past "
+                f"{DIVERGENCE_RATIO:g} times its first value (or stopped being finite), so it "
+                "was stopped there. Its curves end at the cross marked 'diverged'; the axes "
+                "are scaled by the other runs. A smaller --lr avoids it."
+            )
+    return out
 
 
 def plot_compare(result: CompareResult, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
@@ -396,10 +564,13 @@ def write_compare(
     intro = [
         result.description,
         f"Every setting trains the same model from the same initial weights on the same "
-        f"data with the same shuffling seed, for {result.epochs} epoch(s).",
+        f"data with the same shuffling seed, for {result.epochs} epoch(s). The figures show "
+        "training loss; the table gives validation metrics too.",
     ]
     sections = [
-        Section("Final results", tables=[Table(header, rows, "After the last epoch")]),
+        Section("What the figures show", summary_sentences(result)),
+        Section("Final results", tables=[Table(header, rows, "After the last epoch (training "
+                                                 "and validation metrics)")]),
         Section("Loss per update step", [
             "Each point is the training loss of one update step (the mean over the step's "
             "examples). Batch size 1 makes many noisy steps; the full batch few smooth ones."

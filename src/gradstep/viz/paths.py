@@ -59,6 +59,7 @@ class TestFunction:
         xlim, ylim: plot window.
         minima: the global minimisers (drawn as stars).
         f_min: the minimum value f* (the loss panel shows ``f - f*``).
+        condition: the condition number of the quadratic bowl (None for the others).
     """
 
     __test__ = False  # not a pytest test class
@@ -71,6 +72,7 @@ class TestFunction:
     ylim: tuple[float, float]
     minima: tuple[tuple[float, float], ...]
     f_min: float = 0.0
+    condition: float | None = None
 
     def __call__(self, p: Tensor) -> Tensor:
         return self.fn(p)
@@ -139,6 +141,7 @@ def quadratic(condition: float = 20.0) -> TestFunction:
         xlim=(-4.5, 4.5),
         ylim=(-2.0, 2.0),
         minima=((0.0, 0.0),),
+        condition=kappa,
     )
 
 
@@ -203,12 +206,35 @@ def get_function(name: str, condition: float = 20.0) -> TestFunction:
     return FUNCTIONS[key]()
 
 
-def default_optimizers(function: str) -> list[OptimizerSpec]:
-    """The default optimizer specs for ``function``, keeping those gradstep.optim provides."""
+def _quadratic_defaults(kappa: float) -> tuple[str, ...]:
+    """Rates inside the stability bounds of the bowl with condition number ``kappa``.
+
+    Gradient descent on eigenvalue ``kappa`` is stable for ``lr < 2/kappa``; heavy-ball
+    momentum ``mu`` for ``lr < 2(1+mu)/kappa``; Nesterov for ``lr < 2(1+mu)/(kappa(1+2mu))``.
+    The defaults take 90% (SGD) and 50% (momentum, Nesterov) of those bounds, and rates for
+    Adam and RMSprop that do not depend on the curvature's scale.
+    """
+    mu = 0.8
+    sgd = 1.8 / kappa
+    heavy = (1.0 + mu) / kappa
+    nest = (1.0 + mu) / (kappa * (1.0 + 2.0 * mu))
+    return (f"sgd:lr={sgd:.3g}", f"momentum:lr={heavy:.3g},momentum={mu:g}",
+            f"nesterov:lr={nest:.3g},momentum={mu:g}", "adam:lr=0.3", "rmsprop:lr=0.05")
+
+
+def default_optimizers(function: str, condition: float = 20.0) -> list[OptimizerSpec]:
+    """The default optimizer specs for ``function``, keeping those gradstep.optim provides.
+
+    On ``quadratic`` the rates follow ``condition`` so that every default converges.
+    """
     from gradstep.viz.spec import optimizer_classes
 
     have = optimizer_classes()
-    specs = [parse_optimizer_spec(s) for s in _DEFAULTS.get(function, _DEFAULTS["quadratic"])]
+    if function == "quadratic":
+        texts = _quadratic_defaults(float(condition))
+    else:
+        texts = _DEFAULTS.get(function, _DEFAULTS["quadratic"])
+    specs = [parse_optimizer_spec(s) for s in texts]
     return [s for s in specs if s.name.lower() in have]
 
 
@@ -216,13 +242,15 @@ def default_optimizers(function: str) -> list[OptimizerSpec]:
 class Trajectory:
     """The path of one optimizer: points ``xy[t]`` (t = 0 is the start) and ``loss[t] = f(xy[t])``.
 
-    ``diverged`` is set when the iterate left the finite range (the path stops there).
+    ``diverged`` is set when the iterate left the finite range (the path stops there);
+    ``reason`` then says at which step and why, in words (drawn in the figure).
     """
 
     label: str
     xy: np.ndarray
     loss: np.ndarray
     diverged: bool = False
+    reason: str = ""
 
     @property
     def steps(self) -> int:
@@ -284,7 +312,23 @@ def run_trajectory(
         xy = xy[: len(losses)]
     if not np.isfinite(losses[-1]) or abs(losses[-1]) > limit:
         diverged = True
-    return Trajectory(spec.display, np.array(xy), np.array(losses), diverged)
+    reason = _divergence_reason(function, spec, len(losses), limit) if diverged else ""
+    return Trajectory(spec.display, np.array(xy), np.array(losses), diverged, reason)
+
+
+def _divergence_reason(function: TestFunction, spec: OptimizerSpec, step: int,
+                       limit: float) -> str:
+    """Why a path diverged, in one sentence (the step-size bound on the quadratic)."""
+    where = f"{spec.display} diverged at step {step}: the iterate left |p| < {limit:g}"
+    lr = spec.kwargs.get("lr")
+    kappa = getattr(function, "condition", None)
+    if function.name == "quadratic" and kappa and lr is not None:
+        mu = float(spec.kwargs.get("momentum", 0.0))
+        bound = 2.0 * (1.0 + mu) / kappa
+        if float(lr) >= bound:
+            return (f"{where}, because lr = {float(lr):g} is above the stability bound "
+                    f"2(1+momentum)/condition = {bound:.3g} of the steep direction")
+    return where + ", because the steps overshoot where the function is steep"
 
 
 def run_paths(
@@ -306,7 +350,7 @@ def run_paths(
     """
     fn = get_function(function, condition) if isinstance(function, str) else function
     if optimizers is None or len(optimizers) == 0:
-        specs = default_optimizers(fn.name)
+        specs = default_optimizers(fn.name, getattr(fn, "condition", None) or condition)
     else:
         specs = [parse_optimizer_spec(s) if isinstance(s, str) else s for s in optimizers]
     if not specs:
@@ -357,7 +401,7 @@ def plot_paths(
         plotted: dict[str, Any] = {"paths": {}, "loss": {}}
         for i, tr in enumerate(result.trajectories):
             me = markevery_for(len(tr.xy), 12)
-            label = tr.label + (" (diverged)" if tr.diverged else "")
+            label = tr.label + (f" (diverged at step {len(tr.loss)})" if tr.diverged else "")
             ax.plot(tr.xy[:, 0], tr.xy[:, 1], label=label, **series_style(i, me))
             plotted["paths"][tr.label] = (tr.xy[:, 0].copy(), tr.xy[:, 1].copy())
             gap = np.maximum(tr.loss - fn.f_min, 1e-16)
@@ -382,7 +426,14 @@ def plot_paths(
         ax2.set_ylabel("f(x, y) − f*  (log scale)")
         ax2.set_title("loss against step")
         ax2.legend(loc="best", fontsize=8)
-        fig.tight_layout()
+        reasons = [tr.reason for tr in result.trajectories if tr.diverged and tr.reason]
+        plotted["notes"] = reasons
+        if reasons:
+            fig.text(0.01, 0.01, "\n".join(reasons), fontsize=7, color="#D55E00",
+                     va="bottom", ha="left", wrap=True)
+            fig.tight_layout(rect=(0, 0.04 * len(reasons) + 0.02, 1, 1))
+        else:
+            fig.tight_layout()
     plotted["figure"] = fig
     plotted["path"] = None
     if path is not None:
@@ -448,6 +499,15 @@ def animate_paths(
         anim = FuncAnimation(fig, update, frames=len(ends), blit=False)
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
-        anim.save(str(out), writer=PillowWriter(fps=fps), dpi=100)
+        # PillowWriter needs a file name: render into a private temporary folder, then
+        # publish the finished file atomically (with the user's umask).
+        import tempfile
+
+        from gradstep._atomic import atomic_write_bytes
+
+        with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+            scratch = Path(tmp) / "anim.gif"
+            anim.save(str(scratch), writer=PillowWriter(fps=fps), dpi=100)
+            atomic_write_bytes(out, scratch.read_bytes())
     plt.close(fig)
     return out

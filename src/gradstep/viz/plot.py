@@ -133,23 +133,25 @@ def new_figure(
     return fig, axes
 
 
-def style_axes(ax: Any) -> None:
-    """Apply the shared look to axes created outside :func:`new_figure`."""
-    ax.grid(True, alpha=0.3, linestyle=":")
-
-
 def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 100) -> Path:
     """Save ``fig`` as a PNG of its exact pixel size, close it and return the path.
 
     Parent directories are created. The size is kept fixed (no tight bounding box) so that a
-    figure made by :func:`new_figure(800, 500) <new_figure>` is 800 x 500 pixels.
+    figure made by :func:`new_figure(800, 500) <new_figure>` is 800 x 500 pixels. The file
+    is written atomically with the user's umask.
     """
+    import io
+
+    from gradstep._atomic import atomic_write_bytes
+
     plt = require_matplotlib()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
     with plt.rc_context(_RC):
-        fig.savefig(path, dpi=dpi, format="png")
+        fig.savefig(buf, dpi=dpi, format="png")
     plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
     return path
 
 

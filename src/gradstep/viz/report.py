@@ -115,8 +115,13 @@ def write_report(
     sections: Sequence[Section],
     intro: Sequence[str] = (),
 ) -> Path:
-    """Write a self-contained HTML report and return its path (parents are created)."""
+    """Write a self-contained HTML report and return its path (parents are created).
+
+    The file is written atomically with the user's umask.
+    """
+    from gradstep._atomic import atomic_write_text
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(title, sections, intro), encoding="utf-8")
+    atomic_write_text(path, render_report(title, sections, intro))
     return path
