@@ -180,7 +180,7 @@ def test_evaluate_equals_the_loss_object_on_the_whole_set(case: tuple, reduction
     tm = _torch_model(m, last)
     tl = getattr(tnn, name)(reduction=reduction, **_kw(kwargs, "torch"))(
         tm(torch.from_numpy(x)), torch.from_numpy(y))
-    _close(got["loss"], float(tl.mean()))
+    _close(got["loss"], tl.mean().item())
 
 
 def test_epoch_loss_is_the_loss_object_on_the_epoch_for_multi_output_mse() -> None:
