@@ -511,3 +511,30 @@ def test_existing_optimizers_accept_pytorch_flags(name, kw):
         _loss_torch(tps, tx, ty, 1.0).backward()
         topt.step()
     _assert_close([p._data for p in ps], [p.detach().numpy() for p in tps])
+
+
+# --------------------------------------------------------------------- signatures
+GRADSTEP_ONLY = {"flat", "momentum_form", "flush_subnormals"}
+
+
+def _signature(fn, skip=()):
+    import inspect
+
+    return [(n, p.kind, p.default) for n, p in inspect.signature(fn).parameters.items()
+            if n not in skip]
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta",
+                                  "Adamax", "NAdam", "RAdam", "Rprop", "ASGD", "LBFGS"])
+def test_optimizer_signature_is_pytorchs(name):
+    """Same parameter names, order, kinds (positional or keyword-only) and defaults; only
+    gradstep's own keyword-only extras are added."""
+    ours = _signature(getattr(gs.optim, name).__init__, GRADSTEP_ONLY)
+    assert ours == _signature(getattr(torch.optim, name).__init__)
+
+
+@pytest.mark.parametrize("name", [n for n in gsched.__all__
+                                  if hasattr(torch.optim.lr_scheduler, n)])
+def test_scheduler_signature_is_pytorchs(name):
+    ours = _signature(getattr(gsched, name).__init__)
+    assert ours == _signature(getattr(torch.optim.lr_scheduler, name).__init__)
