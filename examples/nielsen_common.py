@@ -65,6 +65,7 @@ class TestAccuracy(Callback):
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
         res = evaluate(trainer.model, (self.x, self.y), loss=None, metrics=["accuracy"])
         self.values.append(res["accuracy"])
+        print(f"epoch {epoch + 1}: test accuracy {res['accuracy']:.4f}", flush=True)
 
 
 def arguments(doc: str) -> argparse.Namespace:
