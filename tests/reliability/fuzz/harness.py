@@ -24,7 +24,8 @@ import numpy  # noqa: F401  (imported first so that only gradstep is instrumente
 
 with atheris.instrument_imports(include=["gradstep"]):
     import gradstep
-    from gradstep import _safetensors, cli
+    from gradstep import _safetensors as st_format
+    from gradstep import cli
     from gradstep.data import idx, load_csv
     from gradstep.errors import CheckpointError, ConfigError, DataError
 
@@ -40,7 +41,7 @@ def _file(data: bytes, suffix: str) -> str:
 
 def _safetensors(data: bytes) -> None:
     p = _file(data, ".safetensors")
-    for fn in (lambda: _safetensors.read_safetensors(p), lambda: gradstep.load(p),
+    for fn in (lambda: st_format.read_safetensors(p), lambda: gradstep.load(p),
                lambda: gradstep.load_checkpoint(p)):
         try:
             fn()
