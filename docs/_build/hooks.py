@@ -112,7 +112,11 @@ def _api_page(module: str) -> str:
     exported = {str(e) for e in (static.exports or [])}
     page = f"::: {module}\n"
     for name in getattr(mod, "__all__", []):
-        obj = getattr(mod, name)
+        try:
+            obj = getattr(mod, name)
+        except Exception as exc:  # a lazy export whose module fails to import
+            log.warning("%s exports %r but getting it fails: %r", module, name, exc)
+            continue
         if inspect.ismodule(obj):
             continue
         member = static.members.get(name)
@@ -126,7 +130,8 @@ def _api_page(module: str) -> str:
         else:
             path = _home(name, obj)
         if path is not None:  # else nothing Griffe can reach: the coverage check reports it
-            page += f"\n::: {path}\n    options:\n      heading_level: 2\n"
+            page += (f"\n::: {path}\n    options:\n      heading_level: 2\n"
+                     "      show_root_full_path: false\n")
     return page
 
 
