@@ -216,3 +216,29 @@ def test_without_scikit_learn_train_is_one_line_naming_the_extra(tmp_path):
     assert len(lines) == 1, r.stderr
     assert 'pip install "gradstep[datasets]"' in lines[0] and "scikit-learn" in lines[0]
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_diverging_run_is_one_line_and_exit_1_not_a_result(tmp_path, capsys):
+    rc = main(["train", "--dataset", "iris", "--optimizer", "sgd", "--lr", "1e4", "--momentum",
+               "0.9", "--epochs", "5", "--out", str(tmp_path / "d"), "-q"])
+    captured = capsys.readouterr()
+    assert rc == 1
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and "diverged" in err[0] and "--max-loss-ratio" in err[0]
+    assert "test accuracy" not in captured.out
+    assert not (tmp_path / "d" / "results.json").exists()
+
+
+def test_broken_checkpoints_are_named_plainly(tmp_path, capsys):
+    run = tmp_path / "r"
+    assert main(["train", "--dataset", "iris", "--epochs", "1", "--out", str(run), "-q"]) == 0
+    (tmp_path / "text.safetensors").write_text("hello\n")
+    (tmp_path / "cut.safetensors").write_bytes((run / "last.safetensors").read_bytes()[:500])
+    capsys.readouterr()
+    for name, words in (("text", "not a safetensors file"), ("cut", "truncated")):
+        for argv in (["evaluate", str(tmp_path / f"{name}.safetensors")],
+                     ["train", "--resume", str(tmp_path / f"{name}.safetensors")]):
+            assert main(argv) == 2
+            err = capsys.readouterr().err.strip().splitlines()
+            assert len(err) == 1 and words in err[0], err
+            assert ".tmp" not in err[0]

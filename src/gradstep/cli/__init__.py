@@ -89,7 +89,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
         _err(one_line(exc))
         return 2
     except NonFiniteError as exc:
-        print(f"gradstep: training stopped: {one_line(exc)}", file=sys.stderr)
+        msg = one_line(exc).replace("pass max_loss_ratio=None", "raise --max-loss-ratio")
+        print(f"gradstep: training stopped: {msg}", file=sys.stderr)
         return 1
     except ImportError as exc:
         _err(missing_package(exc))
