@@ -340,3 +340,18 @@ def test_random_corruption_never_escapes_as_other_error(tmp_path):
             gradstep.load_checkpoint(q, build=False)
         except CheckpointError:
             pass
+
+
+def test_checkpoint_module_does_not_import_models() -> None:
+    """The model is rebuilt by the layer that owns configs (nn.module_from_config)."""
+    import ast
+
+    tree = ast.parse(Path(ckpt.__file__).with_name("checkpoint.py").read_text())
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {
+        f"{n.module}.{a.name}" if n.module else a.name
+        for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names
+    }
+    assert not [m for m in imported if m == "gradstep.models"
+                or m.startswith("gradstep.models.")], imported
+    assert "gradstep.nn.module.module_from_config" in imported

@@ -368,3 +368,46 @@ def test_checkpoint_written_by_save_checkpoint_loads_with_load_checkpoint(tmp_pa
 
     ck2 = gradstep.load_checkpoint(p, builder=builder)
     assert built == [model.to_config()] and ck2.model is not None
+
+
+def test_disk_full_mid_save_keeps_previous_file_and_no_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from gradstep import _atomic
+
+    p = tmp_path / "x.pt"
+    gradstep.save({"w": np.ones(1000)}, p)
+    before = p.read_bytes()
+    real_fdopen = os.fdopen
+
+    class Full:
+        def __init__(self, f: Any) -> None:
+            self.f, self.budget = f, 100
+
+        def write(self, data: Any) -> int:
+            n = memoryview(data).nbytes
+            if n > self.budget:
+                self.f.write(memoryview(data).cast("B")[: self.budget])
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            self.budget -= n
+            return int(self.f.write(data))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.f, name)
+
+        def __enter__(self) -> Any:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.f.__exit__(*exc)
+
+    monkeypatch.setattr(_atomic.os, "fdopen", lambda fd, *a, **k: Full(real_fdopen(fd, *a, **k)))
+    with pytest.raises(CheckpointError) as info:
+        gradstep.save({"w": np.zeros(1000)}, p)
+    monkeypatch.undo()
+    msg = str(info.value)
+    assert str(p) in msg and "while writing: No space left on device" in msg, msg
+    assert ".tmp" not in msg
+    assert p.read_bytes() == before and os.listdir(tmp_path) == ["x.pt"]
