@@ -242,3 +242,18 @@ def test_broken_checkpoints_are_named_plainly(tmp_path, capsys):
             err = capsys.readouterr().err.strip().splitlines()
             assert len(err) == 1 and words in err[0], err
             assert ".tmp" not in err[0]
+
+
+def test_every_file_of_a_run_has_the_users_umask(tmp_path, capsys):
+    old = os.umask(0o027)
+    try:
+        assert main(["train", *IRIS, "--epochs", "2", "--out", str(tmp_path / "r"), "-q"]) == 0
+    finally:
+        os.umask(old)
+    files = sorted((tmp_path / "r").iterdir())
+    names = {p.name for p in files}
+    assert {"config.toml", "last.safetensors", "best.safetensors", "history.csv",
+            "history.json", "results.json", "loss.png", "accuracy.png"} <= names
+    for p in files:
+        assert p.stat().st_mode & 0o777 == 0o640, p.name
+    assert not [n for n in names if n.startswith(".")]  # no temporary file left behind
