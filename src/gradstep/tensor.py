@@ -26,17 +26,32 @@ modified after the op used it.
 from __future__ import annotations
 
 import builtins
-import functools
-import threading
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
 from gradstep import _dtypes, _format, _random
 from gradstep import _tensor_methods as _TM
+from gradstep._autograd import (  # noqa: F401  (_unbroadcast, bump_version: re-exported)
+    GradFn,
+    _op_name,
+    _unbroadcast,
+    bump_version,
+    run_backward,
+)
 from gradstep._device import CPU, check_device, device
+from gradstep._grad_mode import (
+    _CLOCK,
+    _GRAD_ENABLED,
+    _LOCAL,
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from gradstep._tensor_methods import TensorMethods
 from gradstep.errors import DTypeError, GradError, ShapeError
 
@@ -61,157 +76,7 @@ __all__ = [
 
 BackwardFn = Callable[[np.ndarray], Sequence["np.ndarray | None"]]
 
-# ----------------------------------------------------------------- gradient mode
-# The mode is per thread. ``_GRAD_ENABLED[0]`` is True while no thread has switched
-# recording off, so the hot path (``_make``) reads one list element; only while some thread
-# is inside no_grad does it also read this thread's own flag.
-_GRAD_ENABLED = [True]
-_LOCAL = threading.local()
-_OFF_THREADS = [0]
-_LOCK = threading.Lock()
-
-# Counter of in-place ops (see the module docstring).
-_CLOCK = [0]
-
 DEFAULT_DTYPE = np.dtype(np.float32)  # the initial default; see gradstep.get_default_dtype
-
-
-def is_grad_enabled() -> bool:
-    """Whether ops record the graph for backward in this thread."""
-    return _GRAD_ENABLED[0] or getattr(_LOCAL, "enabled", True)
-
-
-def _set_mode(enabled: bool) -> bool:
-    """Set this thread's mode; returns the previous one."""
-    prev: bool = getattr(_LOCAL, "enabled", True)
-    if prev != enabled:
-        with _LOCK:
-            _OFF_THREADS[0] += -1 if enabled else 1
-            _GRAD_ENABLED[0] = _OFF_THREADS[0] == 0
-        _LOCAL.enabled = enabled
-    return prev
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class _GradMode:
-    """Context manager and decorator that sets this thread's gradient mode.
-
-    Usable as ``with no_grad():``, ``@no_grad()`` and the bare ``@no_grad``.
-    """
-
-    _enabled = False
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        if len(args) == 1 and callable(args[0]) and not kwargs and cls._bare_ok():
-            return cls()(args[0])
-        return super().__new__(cls)
-
-    @classmethod
-    def _bare_ok(cls) -> bool:
-        return True
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._prev: list[bool] = []
-
-    def __enter__(self) -> _GradMode:
-        self._prev.append(_set_mode(self._enabled))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        _set_mode(self._prev.pop())
-
-    def __call__(self, func: F) -> F:
-        enabled = self._enabled
-
-        @functools.wraps(func)
-        def inner(*args: Any, **kwargs: Any) -> Any:
-            prev = _set_mode(enabled)
-            try:
-                return func(*args, **kwargs)
-            finally:
-                _set_mode(prev)
-
-        return inner  # type: ignore[return-value]
-
-
-class no_grad(_GradMode):  # noqa: N801  (PyTorch's name)
-    """Switch graph recording off: ``with gradstep.no_grad():``, ``@gradstep.no_grad`` or
-    ``@gradstep.no_grad()``. Parameters updated in place inside it change in place."""
-
-    _enabled = False
-
-
-class enable_grad(_GradMode):  # noqa: N801
-    """Switch graph recording back on (e.g. inside a :class:`no_grad` region)."""
-
-    _enabled = True
-
-
-class inference_mode(_GradMode):  # noqa: N801
-    """As :class:`no_grad` (``inference_mode(False)`` records as usual)."""
-
-    def __new__(cls, mode: Any = True) -> Any:
-        if callable(mode) and not isinstance(mode, builtins.bool):
-            return cls(True)(mode)
-        return object.__new__(cls)
-
-    def __init__(self, mode: Any = True) -> None:
-        super().__init__()
-        self._enabled = not builtins.bool(mode)
-
-
-class set_grad_enabled(_GradMode):  # noqa: N801
-    """Set recording on or off now (``set_grad_enabled(False)``), or for a ``with`` block."""
-
-    def __new__(cls, mode: Any) -> Any:
-        return object.__new__(cls)
-
-    def __init__(self, mode: Any) -> None:
-        super().__init__()
-        self._enabled = builtins.bool(mode)
-        self._entry = _set_mode(self._enabled)
-
-    def __enter__(self) -> _GradMode:
-        self._prev.append(self._entry)
-        return self
-
-
-def bump_version(t: Tensor) -> None:
-    """Record an in-place modification of ``t`` (called by the in-place ops only)."""
-    _CLOCK[0] += 1
-    t._version = _CLOCK[0]
-
-
-# ------------------------------------------------------------------ helpers
-def _released(grad: np.ndarray) -> Sequence[np.ndarray | None]:
-    raise GradError(
-        "backward through a graph that was already released: intermediate values are freed "
-        "after .backward(); call the first .backward(retain_graph=True) to backpropagate twice"
-    )
-
-
-def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Reduce (or expand) ``grad`` to ``shape``, undoing NumPy broadcasting."""
-    if grad.shape == shape:
-        return grad
-    extra = grad.ndim - len(shape)
-    if extra > 0:
-        grad = grad.sum(axis=tuple(range(extra)))
-    if grad.ndim == len(shape):
-        axes = tuple(i for i, s in enumerate(shape) if s == 1 and grad.shape[i] != 1)
-        if axes:
-            grad = grad.sum(axis=axes, keepdims=True)
-    if grad.shape != shape:
-        try:
-            grad = np.broadcast_to(grad, shape)
-        except ValueError:
-            raise ShapeError(
-                f"backward: gradient of shape {grad.shape} does not fit a tensor of shape {shape}"
-            ) from None
-    return grad
-
 
 def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     """Convert data for ``Tensor(data)``: float data keeps its dtype, ints and bools become
@@ -266,35 +131,6 @@ def _plain(arr: np.ndarray) -> Tensor:
     out._parents = ()
     out._backward = None
     return out
-
-
-def _op_name(fn: Any) -> str:
-    name = getattr(fn, "__qualname__", "") or getattr(fn, "__name__", "op")
-    head = name.split(".")[0].strip("_<>") or "op"
-    return "".join(p.capitalize() for p in head.split("_")) + "Backward0"
-
-
-class GradFn:
-    """What ``t.grad_fn`` returns: the op that produced ``t`` (``name()`` as in PyTorch)."""
-
-    __slots__ = ("_fn", "_parents")
-
-    def __init__(self, fn: Any, parents: tuple[Any, ...]) -> None:
-        self._fn = fn
-        self._parents = parents
-
-    def name(self) -> str:
-        return _op_name(self._fn)
-
-    @property
-    def next_functions(self) -> tuple[tuple[Any, int], ...]:
-        return tuple(
-            (GradFn(p._backward, p._parents) if p._backward is not None else None, 0)
-            for p in self._parents
-        )
-
-    def __repr__(self) -> str:
-        return f"<{self.name()} object>"
 
 
 class Tensor(TensorMethods):
@@ -456,7 +292,7 @@ class Tensor(TensorMethods):
                     f"backward: grad has shape {g.shape} but the tensor has shape "
                     f"{self._data.shape}"
                 )
-        _run_backward(self, g, retain_graph)
+        run_backward(self, g, retain_graph)
 
     # ------------------------------------------------------------- utilities
     def detach(self) -> Tensor:
@@ -656,84 +492,6 @@ class Tensor(TensorMethods):
                 raise ValueError("__array__: a dtype conversion needs a copy (copy=False given)")
             return arr.astype(dtype)
         return arr.copy() if copy else arr
-
-
-def _check_versions(node: Tensor) -> None:
-    stamp = node._version
-    for i, p in enumerate(node._parents):
-        if getattr(p, "_version", 0) > stamp:
-            raise GradError(
-                f"backward: input {i} (shape {p._data.shape}) of the op "
-                f"{_op_name(node._backward)} was modified by an in-place operation after the "
-                "op used it, so the saved values are stale; modify a clone instead, or do the "
-                "in-place update after backward"
-            )
-
-
-def _run_backward(root: Tensor, g: np.ndarray, retain_graph: builtins.bool) -> None:
-    # Iterative post-order DFS: topological order without recursion.
-    order: list[Tensor] = []
-    seen: set[builtins.int] = {id(root)}
-    stack: list[tuple[Tensor, builtins.int]] = [(root, 0)]
-    while stack:
-        node, i = stack[-1]
-        parents = node._parents
-        if i < len(parents):
-            stack[-1] = (node, i + 1)
-            p = parents[i]
-            if p.requires_grad and id(p) not in seen:
-                seen.add(id(p))
-                stack.append((p, 0))
-        else:
-            stack.pop()
-            order.append(node)
-
-    clock = _CLOCK[0]
-    grads: dict[builtins.int, np.ndarray] = {id(root): g}
-    owned: set[builtins.int] = set()  # gradients in `grads` that were freshly allocated by us
-    for node in reversed(order):
-        gn = grads.pop(id(node), None)
-        if gn is None:
-            continue
-        fn = node._backward
-        if fn is None:  # leaf
-            if node._grad is None:
-                # Adopt the gradient when nothing else can reach it: the engine's own sum,
-                # or a fresh array a closure returned (PyTorch's rule, see _refcount); so
-                # closures return gradients and never write .grad. Let go of the loop's
-                # other names for this step's gradients first.
-                from gradstep._refcount import sole_owner
-
-                pgrads = pg = prev = None
-                mine = id(node) in owned or sole_owner(gn)
-                node._grad = gn if mine and gn.flags.writeable else np.array(gn)
-            else:
-                node._grad += gn
-            continue
-        if getattr(node, "_version", clock) != clock:  # some in-place op ran since
-            _check_versions(node)
-        pgrads = fn(gn)
-        parents = node._parents
-        if not retain_graph:
-            node._backward = _released
-            node._parents = ()
-        for p, pg in zip(parents, pgrads):
-            if pg is None or not p.requires_grad:
-                continue
-            if pg.shape != p._data.shape:
-                pg = _unbroadcast(pg, p._data.shape)
-            if pg.dtype != p._data.dtype:
-                pg = pg.astype(p._data.dtype)
-            key = id(p)
-            prev = grads.get(key)
-            if prev is None:
-                grads[key] = pg
-            elif key in owned:
-                prev += pg
-            else:
-                # asarray: for 0-d inputs NumPy returns a scalar, which `+=` cannot update
-                grads[key] = np.asarray(prev + pg)
-                owned.add(key)
 
 
 # ------------------------------------------------------------------ constructors

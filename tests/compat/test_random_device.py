@@ -120,3 +120,34 @@ def test_devices() -> None:
         t.cuda()
     with pytest.raises(ValueError, match="unknown device"):
         gs.device("gpu")
+
+
+def test_manual_seed_makes_layer_initialisation_reproducible() -> None:
+    from gradstep import nn
+
+    gs.manual_seed(0)
+    a = nn.Linear(4, 3)
+    b = nn.Linear(4, 3)
+    gs.manual_seed(0)
+    c = nn.Linear(4, 3)
+    np.testing.assert_array_equal(a.weight._data, c.weight._data)
+    assert not np.array_equal(a.weight._data, b.weight._data)  # independent draws, as PyTorch
+    gs.manual_seed(1)
+    assert not np.array_equal(nn.Linear(4, 3).weight._data, a.weight._data)
+    g = gs.Generator().manual_seed(3)
+    d = nn.Linear(4, 3, generator=g)
+    e = nn.Linear(4, 3, generator=gs.Generator().manual_seed(3))
+    np.testing.assert_array_equal(d.weight._data, e.weight._data)
+
+
+def test_module_to_device_and_dtype() -> None:
+    from gradstep import nn
+
+    m = nn.Linear(2, 2, generator=np.random.default_rng(0))
+    assert m.to("cpu") is m and m.cpu() is m
+    assert m.to(gs.device("cpu"), gs.float64).weight.dtype == gs.float64
+    assert m.to(dtype=gs.float32).weight.dtype == gs.float32
+    with pytest.raises(gs.DeviceError):
+        m.to("cuda")
+    with pytest.raises(gs.DeviceError):
+        m.cuda()

@@ -230,9 +230,15 @@ def test_same_construction_same_model_bit_for_bit() -> None:
             nn.Embedding(5, 2, generator=gen),
         )
 
-    a, b = build(), build()
+    # without a generator the weights come from the default generator (PyTorch's rule):
+    # the same seed gives the same model, and consecutive builds differ
+    gs.manual_seed(0)
+    a = build()
+    gs.manual_seed(0)
+    b = build()
     for (k, v), w in zip(a.state_dict().items(), b.state_dict().values()):
         assert np.array_equal(v, w), k
+    assert not np.array_equal(a[1].weight._data, build()[1].weight._data)
     c = build(np.random.default_rng(1))
     d = build(np.random.default_rng(1))
     e = build(np.random.default_rng(2))

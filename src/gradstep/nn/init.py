@@ -1,8 +1,9 @@
 """Parameter initialisation (``gradstep.nn.init``), following ``torch.nn.init``.
 
 Every function fills a tensor (or ndarray) in place and returns it. Randomness comes
-only from the ``generator`` argument (a ``numpy.random.Generator``); when it is None a
-fresh ``numpy.random.default_rng(DEFAULT_SEED)`` is used, so the result is reproducible.
+only from the ``generator`` argument (a ``gradstep.Generator`` or ``numpy.random.Generator``);
+when it is None the draws come from gradstep's default generator, so ``gradstep.manual_seed``
+makes them reproducible, as in PyTorch.
 Values are drawn in float64 and cast to the tensor's dtype.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from gradstep import _random
 from gradstep.tensor import Tensor
 
 __all__ = [
@@ -42,14 +44,9 @@ def default_generator(*key: int) -> np.random.Generator:
     return np.random.default_rng([DEFAULT_SEED, *(int(k) for k in key)])
 
 
-def _gen(generator: np.random.Generator | None, op: str) -> np.random.Generator:
-    if generator is None:
-        return default_generator()
-    if not isinstance(generator, np.random.Generator):
-        raise TypeError(
-            f"{op}: generator must be a numpy.random.Generator, got {type(generator).__name__}"
-        )
-    return generator
+def _gen(generator: Any, op: str) -> np.random.Generator:
+    # None: gradstep's default generator (seeded by gradstep.manual_seed), as PyTorch
+    return _random.numpy_generator(generator, op)
 
 
 def _arr(tensor: Any, op: str) -> np.ndarray:

@@ -3,9 +3,9 @@ activations and Identity.
 
 Constructors mirror ``torch.nn`` and add ``generator`` (a ``numpy.random.Generator``
 used for the initial weights) and ``dtype`` (float32 default, float64 allowed). With
-``generator=None`` the weights come from ``gradstep.nn.init.default_generator`` keyed
-by the weight's shape: constructing the same layer twice gives the same weights, bit
-for bit. Pass a generator to get independent draws for equally-shaped layers.
+``generator=None`` the weights are drawn from gradstep's default generator, as in PyTorch:
+``gradstep.manual_seed(0)`` before building a model makes its weights reproducible, and two
+equally-shaped layers get different weights. Pass a generator to draw from it instead.
 
 Default initialisation follows PyTorch's distributions: Linear and Conv2d weights are
 ``kaiming_uniform_(a=sqrt(5))``, i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and biases
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from gradstep import ops
+from gradstep import _random, ops
 from gradstep.errors import ShapeError
 from gradstep.nn import functional as F
 from gradstep.nn import init
@@ -69,13 +69,9 @@ def _positive_int(v: Any, name: str, layer: str) -> int:
 def _gen(
     generator: np.random.Generator | None, key: Sequence[int], layer: str
 ) -> np.random.Generator:
-    if generator is None:
-        return init.default_generator(*key)
-    if not isinstance(generator, np.random.Generator):
-        raise TypeError(
-            f"{layer}: generator must be a numpy.random.Generator, got {type(generator).__name__}"
-        )
-    return generator
+    # None: gradstep's default generator (seeded by gradstep.manual_seed), as PyTorch
+    del key
+    return _random.numpy_generator(generator, layer)
 
 
 def _norm(v: Any) -> Any:

@@ -183,12 +183,29 @@ class Module:
             raise TypeError(f"add_module: expected a Module or None, got {type(module).__name__}")
         object.__setattr__(self, name, module)
 
-    def to(self, dtype: Any) -> Module:
-        """Convert every parameter and floating-point buffer to ``dtype`` (float32 or float64).
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """``to(dtype)``, ``to(device)`` or ``to(device, dtype)``, as PyTorch's ``Module.to``.
 
+        Converts every parameter and floating-point buffer to the dtype (float32 or float64).
         Parameters are rebound to new arrays (gradients are dropped), so build optimizers after
-        converting. Returns self.
+        converting. The only device is ``"cpu"``; any other raises
+        :class:`~gradstep.errors.DeviceError`. Returns self.
         """
+        from gradstep._device import check_device, device
+
+        dtype = kwargs.pop("dtype", None)
+        dev = kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"Module.to: unexpected keyword argument(s) {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, (str, device)):
+                dev = a
+            else:
+                dtype = a
+        check_device(dev, "Module.to")
+        if dtype is None:
+            return self
         dt = np.dtype(dtype)
         if dt not in (np.float32, np.float64):
             raise ValueError(f"Module.to: dtype must be float32 or float64, got {dt}")
@@ -202,6 +219,17 @@ class Module:
                 if isinstance(v, np.ndarray) and v.dtype.kind == "f" and v.dtype != dt:
                     object.__setattr__(m, b, v.astype(dt))
         return self
+
+    def cpu(self) -> Module:
+        """Returns self: parameters always live on the CPU."""
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Raises :class:`~gradstep.errors.DeviceError`: gradstep computes on the CPU only."""
+        from gradstep._device import check_device
+
+        check_device("cuda", "Module.cuda")
+        return self  # pragma: no cover - check_device raises
 
     def float(self) -> Module:
         """``to(float32)``."""
