@@ -171,9 +171,9 @@ def batches(data: Any, batch_size: int) -> Iterator[Any]:
         for s in range(0, n, batch_size):
             yield x[s : s + batch_size], y[s : s + batch_size]
         return
-    n = len(data)
-    for s in range(0, n, batch_size):
-        yield data[np.arange(s, min(s + batch_size, n))]
+    # any map-style dataset, in order (array datasets are gathered a batch at a time); its
+    # own generator, so evaluating draws nothing from the default generator
+    yield from DataLoader(data, batch_size=batch_size, generator=np.random.default_rng(0))
 
 
 class EvalMode:
