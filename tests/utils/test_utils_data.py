@@ -333,3 +333,19 @@ def test_training_script_step_by_step_against_torch():
     assert len(runs["gradstep"]) == 10
     # float32 arithmetic in different kernel orders: agreement to 1e-5 relative
     np.testing.assert_allclose(runs["gradstep"], runs["torch"], rtol=1e-5)
+
+
+def test_generic_subscripts_as_in_typed_pytorch_code():
+    class Ints(gd.Dataset[int]):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return i
+
+    class Evens(gd.Sampler[int]):
+        def __iter__(self):
+            return iter([0, 2])
+
+    assert issubclass(Ints, gd.Dataset)
+    assert [b.tolist() for b in gd.DataLoader(Ints(), batch_size=2, sampler=Evens())] == [[0, 2]]

@@ -52,8 +52,12 @@ class IndexableDataset(Protocol):
 class Dataset:
     """Base class of map-style datasets: define ``__getitem__(index)`` and ``__len__``.
 
-    ``dataset_a + dataset_b`` is their :class:`ConcatDataset`.
+    ``dataset_a + dataset_b`` is their :class:`ConcatDataset`. ``Dataset[T]`` is accepted in
+    annotations and subclass lists, as for PyTorch's generic class.
     """
+
+    def __class_getitem__(cls, item: Any) -> Any:
+        return cls
 
     def __getitem__(self, index: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define __getitem__")

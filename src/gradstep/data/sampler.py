@@ -51,7 +51,13 @@ def _positive_int(value: Any, name: str) -> int:
 
 
 class Sampler:
-    """Base class of samplers: subclasses define ``__iter__`` (and usually ``__len__``)."""
+    """Base class of samplers: subclasses define ``__iter__`` (and usually ``__len__``).
+
+    ``Sampler[int]`` is accepted in annotations and subclass lists, as in PyTorch.
+    """
+
+    def __class_getitem__(cls, item: Any) -> Any:
+        return cls
 
     def __init__(self, data_source: Any = None) -> None:
         del data_source  # accepted for PyTorch compatibility
