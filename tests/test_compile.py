@@ -212,6 +212,28 @@ def test_guard_replaced_parameters_retrace() -> None:
     assert fn.traces == 2
 
 
+def test_guard_changed_module_settings_retrace() -> None:
+    a, b, oa, ob = _pair()
+    la_fn, lb_fn = nn.MSELoss(), nn.MSELoss()
+    fa = compile_step(a, la_fn, oa)
+    drop_a = [m for m in a.modules() if isinstance(m, nn.Dropout)][0]
+    drop_b = [m for m in b.modules() if isinstance(m, nn.Dropout)][0]
+    for i in range(6):
+        if i == 2:  # another reduction: the traced loss kernel no longer applies
+            la_fn.reduction = lb_fn.reduction = "sum"
+        if i == 4:  # no dropout: eager draws no mask, so the plan must not either
+            drop_a.p = drop_b.p = 0.0
+        x, y = _data(np.float64, "mse", 5, i)
+        la = fa(x, y)
+        ob.zero_grad()
+        lb = lb_fn(b(x), y)
+        lb.backward()
+        ob.step()
+        assert float(la._data) == float(lb._data)
+    assert fa.traces == 3
+    assert _same(a, b)
+
+
 def test_guard_accumulating_gradients_run_eagerly() -> None:
     model = _model(np.float64)
     opt = optim.SGD(model.parameters(), lr=0.1)

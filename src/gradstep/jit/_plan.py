@@ -42,13 +42,14 @@ class Plan:
     dropouts: list[tuple[Any, Any]]  # (module, generator) pairs
     returns: Any  # "none", "loss", or a tuple of "loss"/"out"
     ignore_index: int = -100
+    configs: tuple[tuple[Any, Any], ...] = ()  # (module, settings) of the layers and the loss
 
     def valid(self) -> bool:
-        """The parameters, their flags and the dropout generators are those traced."""
+        """The parameters, their flags and the modules' settings are those traced."""
         for p, d, r in zip(self.params, self.param_data, self.requires):
             if p._data is not d or p.requires_grad is not r:
                 return False
-        return all(m.generator is g for m, g in self.dropouts)
+        return all(settings(m) == c for m, c in self.configs)
 
     def run(self, args: tuple[Any, ...]) -> Any:
         """One step; returns NotImplemented when this call must run eagerly."""
@@ -79,6 +80,15 @@ class Plan:
         if self.returns == "loss":
             return _const(loss)
         return tuple(_const(loss) if r == "loss" else _const(out) for r in self.returns)
+
+
+_SCALARS = (bool, int, float, str, type(None))
+
+
+def settings(m: Any) -> tuple[Any, ...]:
+    """A module's attributes as traced: scalars by value, anything else by identity (so a
+    changed ``p``, ``reduction``, ``inplace`` or a replaced generator is noticed)."""
+    return tuple((k, v if isinstance(v, _SCALARS) else id(v)) for k, v in vars(m).items())
 
 
 def _const(a: Any) -> Tensor:
@@ -177,9 +187,11 @@ def build(rec: Record, args: tuple[Any, ...], result: Any) -> Plan:
         raise Unsupported("parameters and activations of different dtypes")
     loss_k, ignore = _loss_kernel(loss_call, out, args[y_arg])
     opt = rec.steps[0][0]
+    configs = tuple((c.module, settings(c.module)) for c in rec.calls
+                    if not isinstance(c.module, nn.Linear))
     return Plan(kernels, loss_k, x_arg, y_arg, opt, params, [p._data for p in params],
                 [p.requires_grad for p in params], dropouts, _returns(result, loss, layers[-1].out),
-                ignore)
+                ignore, configs)
 
 
 def _chain(layers: list[Call], x: np.ndarray) -> tuple[list[K.Kernel], list[Any], np.ndarray]:
