@@ -257,3 +257,13 @@ def test_every_file_of_a_run_has_the_users_umask(tmp_path, capsys):
     for p in files:
         assert p.stat().st_mode & 0o777 == 0o640, p.name
     assert not [n for n in names if n.startswith(".")]  # no temporary file left behind
+
+
+def test_a_planned_schedule_cannot_be_stretched_on_resume(tmp_path, capsys):
+    run = tmp_path / "r"
+    assert main(["train", "--dataset", "iris", "--model", "linear", "--schedule", "cosine",
+                 "--epochs", "2", "--out", str(run), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run / "last.safetensors"), "--epochs", "4"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cosine schedule was laid out for 2 epochs" in err[0]

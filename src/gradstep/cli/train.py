@@ -101,6 +101,13 @@ def resume_config(given: dict[str, Any]) -> tuple[dict[str, Any], Any]:
                 f"--resume: {flag} cannot change when resuming (the run has "
                 f"{run_cfg[name]!r}, given {now[name]!r}); start a new run with --out to change it"
             )
+    kind = run_cfg["schedule"].split(":", 1)[0]
+    planned = _options.TRAIN_OPTIONS["epochs"][0](saved.get("epochs", now["epochs"]))
+    if kind in ("cosine", "onecycle") and now["epochs"] != planned:
+        raise ConfigError(
+            f"--epochs: the run's {kind} schedule was laid out for {planned} epochs "
+            f"and cannot stretch to {now['epochs']}; resume with --epochs {planned}"
+        )
     run_dir = str(Path(path).parent)
     if "out" in given and Path(now["out"]).resolve() != Path(run_dir).resolve():
         raise ConfigError(f"--resume: the run continues in its own folder {run_dir}, not in "
