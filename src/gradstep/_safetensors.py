@@ -162,9 +162,16 @@ def write_safetensors(
     if not isinstance(path, (str, os.PathLike)):
         try:
             _dump(path, hbytes, arrays)
-            path.flush()
+            if callable(getattr(path, "flush", None)):
+                path.flush()
         except OSError as exc:
             raise err(path, f"write failed: {exc.strerror or exc}") from None
+        except TypeError:
+            if isinstance(path, io.TextIOBase):
+                raise TypeError(
+                    f"save: the file {describe(path)!r} is open in text mode; open it with 'wb'"
+                ) from None
+            raise
         return
     try:
         atomic_write(path, lambda f: _dump(f, hbytes, arrays))
@@ -364,8 +371,9 @@ def read_safetensors(path: Source) -> tuple[dict[str, np.ndarray], dict[str, str
             raise TypeError(
                 f"load: f must be a path or a binary file object, got {type(f).__name__}"
             )
-        if not f.seekable():
-            f = io.BytesIO(f.read())
+        seekable = getattr(f, "seekable", None)
+        if not (callable(seekable) and seekable() and hasattr(f, "readinto")):
+            f = io.BytesIO(f.read())  # a stream: its size is known once it is read
         return _read_from(path, f, _file_size(path, f))
     try:
         fh = open(path, "rb")  # noqa: SIM115

@@ -106,6 +106,22 @@ def test_file_objects(tmp_path: Path) -> None:
     assert p.read_bytes() == buf.getvalue()  # the same bytes either way
 
 
+def test_stream_without_seek_and_text_mode_file(tmp_path: Path) -> None:
+    class Stream:  # only read(), as a socket or pipe wrapper offers
+        def __init__(self, data: bytes) -> None:
+            self.buf = io.BytesIO(data)
+
+        def read(self, n: int = -1) -> bytes:
+            return self.buf.read(n)
+
+    buf = io.BytesIO()
+    gradstep.save({"w": np.arange(5), "t": (1, "a")}, buf)
+    got = gradstep.load(Stream(buf.getvalue()))
+    assert got["t"] == (1, "a") and got["w"].tolist() == [0, 1, 2, 3, 4]
+    with open(tmp_path / "t.txt", "w") as f, pytest.raises(TypeError, match="text mode"):
+        gradstep.save({"w": np.arange(5)}, f)
+
+
 def test_file_object_read_from_its_position() -> None:
     buf = io.BytesIO(b"preamble")
     buf.seek(0, io.SEEK_END)
