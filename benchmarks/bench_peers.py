@@ -43,7 +43,7 @@ import peers  # noqa: E402
 
 CONTENDERS = {
     "mlp": ["gradstep", "gradstep compiled", "torch", "jax jit"],
-    "seed": ["textbook", "gradstep", "gradstep compiled", "torch", "jax jit"],
+    "seed": ["textbook", "gradstep", "gradstep fit", "gradstep compiled", "torch", "jax jit"],
     "tiny": ["gradstep", "gradstep compiled", "torch", "jax jit"],
 }
 

@@ -103,6 +103,40 @@ def make_gradstep(setting: str, compiled: bool) -> Step:
     return lambda idx: fn(x[idx], target[idx])._data
 
 
+def make_fit(setting: str) -> Step:
+    """``gradstep.fit`` over the block's rows (one call per block; one batch per check step)."""
+    import gradstep as gs
+    from gradstep import nn, optim
+
+    cfg = SETTINGS[setting]
+    x, y, onehot = data(setting)
+    act = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}[cfg["act"]]
+    layers: list[Any] = []
+    for w, b in weights(setting):
+        lin = nn.Linear(w.shape[1], w.shape[0])
+        lin.weight.detach().numpy()[...] = w
+        lin.bias.detach().numpy()[...] = b  # type: ignore[union-attr]
+        layers += [lin, act()]
+    if cfg["loss"] == "ce":
+        layers.pop()
+    model = nn.Sequential(*layers)
+    opt = optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"], flat=True)
+    loss = "cross_entropy" if cfg["loss"] == "ce" else "mse"
+    target = y if cfg["loss"] == "ce" else onehot
+    calls = [0]
+
+    def fit(idx: np.ndarray, batch: int) -> Any:
+        calls[0] += 1
+        return gs.fit(model, (x[idx], target[idx]), loss=loss, optimizer=opt, epochs=1,
+                      batch_size=batch, verbose=0, shuffle=False, seed=calls[0])
+
+    def step(idx: np.ndarray) -> float:
+        return float(fit(idx, len(idx)).steps["loss"][0])
+
+    step.block = fit  # type: ignore[attr-defined]
+    return step
+
+
 def make_torch(setting: str) -> Step:
     import torch
 
@@ -204,6 +238,8 @@ def make(name: str, setting: str) -> Step:
         return make_gradstep(setting, False)
     if name == "gradstep compiled":
         return make_gradstep(setting, True)
+    if name == "gradstep fit":
+        return make_fit(setting)
     if name == "torch":
         return make_torch(setting)
     if name == "jax jit":
@@ -226,9 +262,13 @@ def main() -> None:
         step(idx)
     sync = getattr(step, "sync", lambda: None)
     sync()
+    whole = getattr(step, "block", None)
     t0 = time.perf_counter()
-    for idx in idxs[3:]:
-        step(idx)
+    if whole is not None:  # one call for the block (gradstep.fit)
+        whole(np.concatenate(idxs[3:]), batch)
+    else:
+        for idx in idxs[3:]:
+            step(idx)
     sync()
     seconds = time.perf_counter() - t0
     print(json.dumps({"seconds": seconds, "losses": losses}))
