@@ -2,7 +2,8 @@
 
 Model Linear(2, 8) -> Tanh -> Linear(8, 1), MSE loss, SGD lr 0.05 momentum 0.9, float32, on
 the four XOR points. One step: zero_grad, forward, loss, backward, update. Contenders:
-gradstep (per-parameter and flat SGD), a hand-written NumPy step, PyTorch (default threads
+gradstep (per-parameter and flat SGD, and the step compiled by ``gradstep.jit.compile_step``
+with flat SGD), a hand-written NumPy step, PyTorch (default threads
 and 1 thread). Same initial weights; the first two losses must agree before timing.
 
     python benchmarks/bench_tiny.py [--repeats 7] [--steps 2000] [--json out.json]
@@ -23,7 +24,7 @@ import common  # noqa: E402
 LR, MOMENTUM = 0.05, 0.9
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 Y = np.array([[0], [1], [1], [0]], dtype=np.float32)
-CONTENDERS = ("gradstep", "gradstep flat", "numpy", "torch", "torch 1thr")
+CONTENDERS = ("gradstep", "gradstep flat", "gradstep compiled", "numpy", "torch", "torch 1thr")
 
 
 def init_weights() -> list[np.ndarray]:
@@ -32,15 +33,17 @@ def init_weights() -> list[np.ndarray]:
     g = np.random.default_rng(0)
     a, b = nn.Linear(2, 8, generator=g), nn.Linear(8, 1, generator=g)
     assert a.bias is not None and b.bias is not None
-    return [a.weight.numpy().copy(), a.bias.numpy().copy(), b.weight.numpy().copy(), b.bias.numpy().copy()]
+    return [a.weight.detach().numpy().copy(), a.bias.detach().numpy().copy(),
+            b.weight.detach().numpy().copy(), b.bias.detach().numpy().copy()]
 
 
-def make_gradstep(w: list[np.ndarray], flat: bool):
+def make_gradstep(w: list[np.ndarray], flat: bool, compiled: bool = False):
     from gradstep import nn, optim
+    from gradstep.jit import compile_step
 
     model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
     for p, v in zip(model.parameters(), w):
-        p.data[...] = v
+        p.detach().numpy()[...] = v
     opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, flat=flat)
     loss_fn = nn.MSELoss()
 
@@ -51,6 +54,9 @@ def make_gradstep(w: list[np.ndarray], flat: bool):
         opt.step()
         return loss
 
+    if compiled:
+        fn = compile_step(model, loss_fn, opt)
+        return (lambda: fn(X, Y)), lambda: float(fn(X, Y).item())
     return step, lambda: float(step().item())
 
 
@@ -102,6 +108,8 @@ def make_torch(w: list[np.ndarray]):
 
 
 def make(name: str, w: list[np.ndarray]):
+    if name == "gradstep compiled":
+        return make_gradstep(w, flat=True, compiled=True)
     if name.startswith("gradstep"):
         return make_gradstep(w, flat=name.endswith("flat"))
     if name == "numpy":
