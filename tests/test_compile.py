@@ -212,6 +212,32 @@ def test_guard_replaced_parameters_retrace() -> None:
     assert fn.traces == 2
 
 
+@pytest.mark.parametrize("loss", ["ce", "mse"])
+def test_functional_losses_are_compiled_too(loss: str) -> None:
+    from gradstep.nn import functional as F
+
+    results = []
+    for compiled in (False, True):
+        model = _model(np.float32)
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        def step(x: Any, y: Any) -> Any:
+            opt.zero_grad()
+            out = model(x)
+            lv = F.cross_entropy(out, y) if loss == "ce" else F.mse_loss(out, y, "sum")
+            lv.backward()
+            opt.step()
+            return lv
+
+        fn = jit_compile(step) if compiled else step
+        for i in range(6):
+            fn(*_data(np.float32, loss, 7, i))
+        results.append([p._data.copy() for p in model.parameters()])
+        if compiled:
+            assert fn.traces == 1 and not fn.reasons, fn.explain()
+    assert all(np.array_equal(a, b) for a, b in zip(*results))
+
+
 def test_guard_changed_module_settings_retrace() -> None:
     a, b, oa, ob = _pair()
     la_fn, lb_fn = nn.MSELoss(), nn.MSELoss()

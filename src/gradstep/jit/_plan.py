@@ -3,7 +3,8 @@
 A plan exists for the step shape ``zero the gradients; loss = loss_module(model(x), y);
 loss.backward(); optimizer.step()`` where the model is a chain of supported layers
 (``Linear``, ``ReLU``, ``Tanh``, ``Sigmoid``, ``Dropout``, ``Flatten``, ``Identity``) and the
-loss is ``MSELoss`` or ``CrossEntropyLoss`` (class indices). The recorded graph must consist
+loss is ``MSELoss`` or ``CrossEntropyLoss`` (class indices), as a module or called as
+``F.mse_loss`` / ``F.cross_entropy``. The recorded graph must consist
 of exactly those layers' outputs: an op anywhere else (a penalty term, an op on the loss, a
 layer type without a kernel) leaves the step to eager, with the reason.
 """
@@ -17,7 +18,7 @@ import numpy as np
 
 from gradstep import nn
 from gradstep.jit import _kernels as K
-from gradstep.jit._trace import Call, Record, array_of
+from gradstep.jit._trace import Call, FunctionalLoss, Record, array_of
 from gradstep.tensor import Tensor
 
 _ACTS = {nn.ReLU: K.ReLUK, nn.Tanh: K.TanhK, nn.Sigmoid: K.SigmoidK}
@@ -250,13 +251,14 @@ def _loss_kernel(c: Call, out: np.ndarray, target: Any) -> tuple[Any, int]:
     y = array_of(target)
     if y is None or (isinstance(target, Tensor) and target.requires_grad):
         raise Unsupported("the target is not an array or a tensor without grad")
-    if isinstance(m, nn.MSELoss):
+    kind = m.kind if isinstance(m, FunctionalLoss) else type(m).__name__
+    if kind in ("MSELoss", "mse_loss"):
         if m.reduction not in ("mean", "sum") or y.shape != out.shape or y.dtype.kind != "f":
             raise Unsupported("MSELoss with reduction='none' or a target of another shape")
         if isinstance(target, Tensor) and y.dtype != out.dtype:
             raise Unsupported("MSELoss with a target tensor of another dtype")
         return K.MSEK(m.reduction, out.shape, out.dtype), -100
-    if isinstance(m, nn.CrossEntropyLoss):
+    if kind in ("CrossEntropyLoss", "cross_entropy"):
         fast = (
             out.ndim == 2 and m.weight is None and m.label_smoothing == 0.0
             and m.reduction in ("mean", "sum") and y.dtype.kind in "iu"
@@ -268,4 +270,4 @@ def _loss_kernel(c: Call, out: np.ndarray, target: Any) -> tuple[Any, int]:
                 "no label smoothing, reduction 'mean' or 'sum'"
             )
         return K.CrossEntropyK(m.reduction, out.shape, out.dtype), m.ignore_index
-    raise Unsupported(f"{type(m).__name__} has no compiled kernel (MSELoss, CrossEntropyLoss)")
+    raise Unsupported(f"{kind} has no compiled kernel (MSELoss, CrossEntropyLoss)")

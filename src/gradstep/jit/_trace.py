@@ -8,12 +8,14 @@ noted and then performed as usual: the traced call computes exactly what eager d
 
 from __future__ import annotations
 
+import inspect
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from gradstep.nn import functional as F
 from gradstep.nn.module import Module
 from gradstep.optim.optimizer import Optimizer
 from gradstep.tensor import Tensor
@@ -26,11 +28,27 @@ _LOCK = threading.Lock()  # one trace at a time: the wrappers are installed on t
 
 @dataclass
 class Call:
-    """One call of a module without children (a layer or a loss)."""
+    """One call of a module without children (a layer or a loss), or of a functional loss."""
 
-    module: Module
+    module: Any
     args: tuple[Any, ...]
     out: Any
+
+
+class FunctionalLoss:
+    """A loss called as a function (``F.mse_loss``, ``F.cross_entropy``), recorded with its
+    bound arguments as attributes, in the place a loss module would take."""
+
+    training = True
+
+    def __init__(self, kind: str, bound: dict[str, Any]) -> None:
+        self.kind = kind
+        for k, v in bound.items():
+            if k not in ("input", "target"):
+                setattr(self, k, v)
+
+
+_FUNCTIONAL_LOSSES = ("mse_loss", "cross_entropy")
 
 
 @dataclass
@@ -87,7 +105,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.record = Record()
-        self._saved: list[tuple[type, str, Any]] = []
+        self._saved: list[tuple[Any, str, Any]] = []
         self._depth = 0
 
     def _patch(self, cls: type, name: str, wrapper: Any) -> None:
@@ -111,7 +129,9 @@ class Recorder:
     def _restore(self) -> None:
         while self._saved:
             cls, name, orig = self._saved.pop()
-            if orig is _Missing:
+            if isinstance(cls, _ModuleAttr):
+                setattr(cls.module, name, orig)
+            elif orig is _Missing:
                 delattr(cls, name)
             else:
                 setattr(cls, name, orig)
@@ -126,10 +146,14 @@ class Recorder:
             if leaf:
                 if kwargs:
                     rec.other_calls.append(f"{type(m).__name__} called with keyword arguments")
+                if rec.calls and rec.calls[-1].out is out:  # a loss module's functional call
+                    rec.calls.pop()
                 rec.calls.append(Call(m, args, out))
             return out
 
         self._patch(Module, "__call__", call)
+        for name in _FUNCTIONAL_LOSSES:
+            self._patch_functional(name)
         backward = Tensor.__dict__["backward"]
 
         def traced_backward(t: Tensor, gradient: Any = None, *a: Any, **kw: Any) -> None:
@@ -150,6 +174,25 @@ class Recorder:
             owner = next((c for c in Tensor.__mro__ if name in c.__dict__), None)
             if owner is not None and owner is not object:
                 self._patch_value_read(owner, name)
+
+    def _patch_functional(self, name: str) -> None:
+        rec = self.record
+        orig = getattr(F, name)
+        sig = inspect.signature(orig)
+
+        def loss(*args: Any, **kwargs: Any) -> Any:
+            out = orig(*args, **kwargs)
+            try:
+                bound = sig.bind(*args, **kwargs)
+            except TypeError:
+                return out  # the call itself raised or will be reported by the op
+            bound.apply_defaults()
+            a = bound.arguments
+            rec.calls.append(Call(FunctionalLoss(name, a), (a["input"], a["target"]), out))
+            return out
+
+        self._saved.append((_ModuleAttr(F), name, orig))
+        setattr(F, name, loss)
 
     def _step_wrapper(self, orig: Any) -> Any:
         rec = self.record
@@ -199,6 +242,13 @@ class Recorder:
 
 class _MissingType:
     pass
+
+
+class _ModuleAttr:
+    """Marks a saved attribute of a module object (not of a class)."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
 
 
 _Missing: Any = _MissingType()
