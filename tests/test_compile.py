@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import gradstep as gs
 from gradstep import nn, optim
 from gradstep.jit import CompiledStep, compile_step
 from gradstep.jit import compile as jit_compile
@@ -236,6 +237,35 @@ def test_functional_losses_are_compiled_too(loss: str) -> None:
         if compiled:
             assert fn.traces == 1 and not fn.reasons, fn.explain()
     assert all(np.array_equal(a, b) for a, b in zip(*results))
+
+
+def test_tensor_arguments_and_returned_output() -> None:
+    results = []
+    for compiled in (False, True):
+        model = _model(np.float64)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        lf = nn.CrossEntropyLoss()
+
+        def step(x: Any, y: Any) -> Any:
+            opt.zero_grad()
+            out = model(x)
+            lv = lf(out, y)
+            lv.backward()
+            opt.step()
+            return lv, out
+
+        fn = jit_compile(step) if compiled else step
+        outs = []
+        for i in range(4):
+            x, y = _data(np.float64, "ce", 6, i)
+            lv, out = fn(gs.as_tensor(x), gs.as_tensor(y))
+            outs.append((float(lv._data), out._data.copy()))
+        results.append((outs, [p._data.copy() for p in model.parameters()]))
+        if compiled:
+            assert fn.traces == 1 and not fn.reasons, fn.explain()
+    (oa, pa), (ob, pb) = results
+    assert all(la == lb and np.array_equal(a, b) for (la, a), (lb, b) in zip(oa, ob))
+    assert all(np.array_equal(a, b) for a, b in zip(pa, pb))
 
 
 def test_guard_changed_module_settings_retrace() -> None:
