@@ -20,7 +20,8 @@
 # The published figures are quoted from the book as facts; the figures below are this
 # page's own run. To keep the site's build short, the build trains each network for
 # **3 epochs** (set the environment variable `GRADSTEP_TUTORIAL_EPOCHS=30` and run this
-# script to train for the full 30).
+# script to train for the full 30). The same networks can also be trained from the
+# command line with `gradstep train` (see [the gradstep command](../cli.md)).
 
 # %% [markdown]
 # ## Data
