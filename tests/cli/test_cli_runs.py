@@ -267,3 +267,14 @@ def test_a_planned_schedule_cannot_be_stretched_on_resume(tmp_path, capsys):
     assert main(["train", "--resume", str(run / "last.safetensors"), "--epochs", "4"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cosine schedule was laid out for 2 epochs" in err[0]
+
+
+def test_resume_with_track_layers_keeps_the_other_callbacks_state(tmp_path, capsys):
+    run = tmp_path / "r"
+    assert main(["train", *IRIS, "--epochs", "2", "--out", str(run), "-q"]) == 0
+    assert main(["train", "--resume", str(run / "last.safetensors"), "--epochs", "3",
+                 "--track-layers", str(tmp_path / "layers"), "-q"]) == 0
+    hist = json.loads((run / "history.json").read_text())["history"]
+    # the test metrics of epochs 1-2 came back from the checkpoint (not NaN/null)
+    assert all(v is not None for v in hist["test_loss"])
+    assert (tmp_path / "layers" / "layers.json").exists()

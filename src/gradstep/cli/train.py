@@ -276,10 +276,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         _MetaSaver(meta),
         watch,
     ]
+    # the tracker's slot is always there, so a run resumed with or without --track-layers
+    # has the same callbacks and gets back the states of the others (matched by position)
     if track_option(args) is not None:
         from gradstep.viz.layers import LayerTracker
 
         callbacks.append(LayerTracker())
+    else:
+        callbacks.append(Callback())
     if cfg["verbose"] and main:
         _announce(cfg, ds, data, run)
 
