@@ -332,3 +332,10 @@ def test_conv_and_pool_run_eagerly_with_a_reason() -> None:
 def test_compile_rejects_a_non_callable() -> None:
     with pytest.raises(TypeError, match="callable"):
         jit_compile(3)  # type: ignore[arg-type]
+
+
+def test_gradstep_compile_is_the_jit_entry_point() -> None:
+    from gradstep import jit
+
+    assert gs.compile is jit.compile
+    assert "compile" in gs.__all__

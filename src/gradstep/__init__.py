@@ -5,7 +5,7 @@ The public API is re-exported here; see the README for a tour.
 
 from __future__ import annotations
 
-from gradstep import callbacks, data, datasets, metrics, models, nn, ops, optim
+from gradstep import callbacks, data, datasets, metrics, models, nn, ops, optim, utils
 from gradstep.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from gradstep.errors import (
     CheckpointError,
@@ -19,6 +19,7 @@ from gradstep.errors import (
 )
 from gradstep.gradcheck import gradcheck
 from gradstep.interop import load_weights, save_weights
+from gradstep.jit import compile  # noqa: A004  (PyTorch's name: compile a step)
 from gradstep.onnx_export import export_onnx
 from gradstep.saving import load, save
 from gradstep.ops import (
@@ -86,8 +87,8 @@ from gradstep import distributed  # noqa: E402,F401  (registers the data-paralle
 __version__ = "0.1.0"
 
 __all__ = [
-    "History", "callbacks", "evaluate", "fit", "metrics", "models", "predict",
-    "data", "datasets", "optim",
+    "History", "callbacks", "compile", "evaluate", "fit", "metrics", "models", "predict",
+    "data", "datasets", "optim", "utils",
     "Checkpoint", "load", "save", "load_checkpoint", "save_checkpoint",
     "save_weights", "load_weights", "export_onnx",
     "CheckpointError", "ConfigError", "DataError", "GradcheckError", "GradError",
