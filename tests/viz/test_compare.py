@@ -151,6 +151,9 @@ def test_a_diverged_run_is_marked_and_does_not_rescale_the_others(diverged):
     assert [ln.get_gid() for ln in panel.get_lines()].count("diverged") == 1
     good = diverged.runs[0].step_loss
     assert panel.get_ylim()[1] <= good.max() * 1.5 * (1 + 1e-9)
+    legend = [t.get_text() for t in step.legends[0].get_texts()]
+    assert len(legend) == 2  # one entry per optimizer, the divergence noted in it
+    assert any("batch 1 (SGD): diverged at step" in t for t in legend)
 
 
 def test_the_report_marks_the_divergence(diverged, tmp_path):

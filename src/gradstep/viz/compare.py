@@ -365,6 +365,7 @@ def plot_step_loss(
     groups = _batch_groups(result)
     series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     handles: dict[str, Any] = {}
+    notes: dict[str, list[str]] = {}
     with apply_style():
         fig, axes = new_figure(width_px, height_px, ncols=len(groups))
         axes = np.atleast_1d(axes)
@@ -374,7 +375,10 @@ def plot_step_loss(
                 r = result.runs[i]
                 steps = np.arange(1, len(r.step_loss) + 1)
                 style = series_style(j, markevery_for(len(steps), 8))
-                name = r.setting.optimizer.display + _diverged_note(r)
+                name = r.setting.optimizer.display
+                if r.diverged_at is not None:
+                    notes.setdefault(name, []).append(
+                        f"{blabel}: diverged at step {r.diverged_at}")
                 window = _window(len(steps))
                 # every step (gid = the run's label): faint when a running mean is drawn on top
                 (raw,) = ax.plot(steps, r.step_loss, label="_" + name, gid=r.label,
@@ -404,7 +408,8 @@ def plot_step_loss(
             ax.set_title(blabel)
         axes[0].set_ylabel("training loss of the step (log)")
         fig.suptitle("Training loss per update step (faint: each step; bold: running mean)")
-        fig.legend(list(handles.values()), list(handles), loc="lower center",
+        labels = [n + ("  (" + "; ".join(notes[n]) + ")" if n in notes else "") for n in handles]
+        fig.legend(list(handles.values()), labels, loc="lower center",
                    ncol=min(4, len(handles)), fontsize=9)
         fig.tight_layout(rect=(0, 0.09, 1, 1))
     return _finish(fig, path, series, save_figure)
