@@ -19,6 +19,14 @@ from gradstep.nn import functional as F
 R = np.random.default_rng(7)
 
 
+def reseed(seed: int) -> None:
+    """Restart the cases' generator (each test calls it with its own seed, so that no test's
+    inputs depend on which tests ran before it)."""
+    global R
+    R = np.random.default_rng(seed)
+
+
+
 def T(*shape: int, positive: bool = False, scale: float = 1.0) -> gs.Tensor:
     x = R.standard_normal(shape) * scale
     if positive:
