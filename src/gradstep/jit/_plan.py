@@ -43,14 +43,18 @@ class Plan:
     dropouts: list[tuple[Any, Any]]  # (module, generator) pairs
     returns: Any  # "none", "loss", or a tuple of "loss"/"out"
     ignore_index: int = -100
-    configs: tuple[tuple[Any, Any], ...] = ()  # (module, settings) of the layers and the loss
+    configs: tuple[tuple[Any, str, Any], ...] = ()  # (module, attribute, traced value)
 
     def valid(self) -> bool:
         """The parameters, their flags and the modules' settings are those traced."""
         for p, d, r in zip(self.params, self.param_data, self.requires):
             if p._data is not d or p.requires_grad is not r:
                 return False
-        return all(settings(m) == c for m, c in self.configs)
+        for m, name, v in self.configs:
+            now = getattr(m, name, _MISSING)
+            if now is not v and (not isinstance(v, _SCALARS) or now != v):
+                return False
+        return True
 
     def run(self, args: tuple[Any, ...]) -> Any:
         """One step; returns NotImplemented when this call must run eagerly."""
@@ -86,10 +90,14 @@ class Plan:
 _SCALARS = (bool, int, float, str, type(None))
 
 
-def settings(m: Any) -> tuple[Any, ...]:
-    """A module's attributes as traced: scalars by value, anything else by identity (so a
-    changed ``p``, ``reduction``, ``inplace`` or a replaced generator is noticed)."""
-    return tuple((k, v if isinstance(v, _SCALARS) else id(v)) for k, v in vars(m).items())
+_MISSING = object()
+
+
+def settings(m: Any) -> list[tuple[Any, str, Any]]:
+    """A module's public attributes as traced (``training`` is part of the plan's key):
+    compared by value for scalars and by identity otherwise, so that a changed ``p``,
+    ``reduction`` or ``inplace``, or a replaced generator, is noticed."""
+    return [(m, k, v) for k, v in vars(m).items() if not k.startswith("_") and k != "training"]
 
 
 def _const(a: Any) -> Tensor:
@@ -188,8 +196,8 @@ def build(rec: Record, args: tuple[Any, ...], result: Any) -> Plan:
         raise Unsupported("parameters and activations of different dtypes")
     loss_k, ignore = _loss_kernel(loss_call, out, args[y_arg])
     opt = rec.steps[0][0]
-    configs = tuple((c.module, settings(c.module)) for c in rec.calls
-                    if not isinstance(c.module, nn.Linear))
+    configs = tuple(s for c in rec.calls if not isinstance(c.module, nn.Linear)
+                    for s in settings(c.module))
     return Plan(kernels, loss_k, x_arg, y_arg, opt, params, [p._data for p in params],
                 [p.requires_grad for p in params], dropouts, _returns(result, loss, layers[-1].out),
                 ignore, configs)
