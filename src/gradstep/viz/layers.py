@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LayerStats", "LayerTracker", "plot_layer_stats", "plot_gradient_profile",
-    "gradient_ratio", "tracker_callbacks", "STATS",
+    "gradient_ratio", "STATS",
 ]
 
 #: The recorded statistics, in plotting order.
@@ -273,19 +273,3 @@ def plot_gradient_profile(
         out["path"] = save_figure(fig, Path(path))
         out["figure"] = None
     return out
-
-
-def tracker_callbacks(track: str | None) -> list[LayerTracker]:
-    """The callbacks for a ``track`` option (``gradstep train --track-layers``): ``[]`` for
-    None, one :class:`LayerTracker` for ``"layers"``.
-
-    Raises:
-        ConfigError: any other value.
-    """
-    if track is None:
-        return []
-    if track != "layers":
-        from gradstep.errors import ConfigError
-
-        raise ConfigError(f"track: expected 'layers' or None, got {track!r}")
-    return [LayerTracker()]
