@@ -2,8 +2,9 @@
 
 * No import cycles among gradstep's modules (module-level imports; imports inside
   functions and ``if TYPE_CHECKING:`` blocks are deferred and cannot form a cycle at
-  import time). The package root ``gradstep/__init__.py`` is the facade that re-exports
-  everything, so it is not a node.
+  import time). Importing ``a.b.c`` also runs the ``__init__`` of the packages above it,
+  so those count as imported too (except the importer's own packages). The package root
+  ``gradstep/__init__.py`` is the facade that re-exports everything, so it is not a node.
 * ``gradstep.train`` imports neither ``gradstep.viz``, ``gradstep.distributed`` nor
   ``gradstep.cli``, at any depth (those plug into fit through callbacks and plug-ins).
 * ``gradstep.optim`` never imports ``gradstep.nn``.
@@ -87,13 +88,26 @@ def _imports(mod: str, *, module_level: bool) -> set[str]:
                 visit([n for n in ast.iter_child_nodes(node) if isinstance(n, ast.stmt)])
 
     visit(tree.body)
+    # importing a.b.c first runs the __init__ of every package above it (a, a.b) unless that
+    # package is one of this module's own ancestors (then it is already being initialised)
+    own = {".".join(mod.split(".")[:i]) for i in range(1, mod.count(".") + 2)}
+    for t in list(found):
+        parts = t.split(".")
+        for i in range(2, len(parts)):
+            parent = ".".join(parts[:i])
+            if parent not in own:
+                found.add(parent)
     return {t for t in found if t in MODULES and t != mod}
 
 
 def _cycles() -> list[list[str]]:
-    """Strongly connected components (Tarjan) of more than one module, or self-loops."""
-    graph = {m: sorted(_imports(m, module_level=True) - {"gradstep"}) for m in MODULES
-             if m != "gradstep"}
+    """The import cycles among gradstep's modules."""
+    return _scc({m: sorted(_imports(m, module_level=True) - {"gradstep"}) for m in MODULES
+                 if m != "gradstep"})
+
+
+def _scc(graph: dict[str, list[str]]) -> list[list[str]]:
+    """Strongly connected components (Tarjan) of more than one node."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -136,6 +150,12 @@ def _in(mod: str, *prefixes: str) -> bool:
 def test_no_import_cycles() -> None:
     cycles = [c for c in _cycles() if frozenset(c) not in KNOWN_CYCLES]
     assert not cycles, f"import cycles among gradstep's modules: {cycles}"
+
+
+def test_the_cycle_finder_finds_cycles() -> None:
+    graph = {"a": ["b"], "b": ["c"], "c": ["a", "d"], "d": [], "e": ["d"]}
+    assert _scc(graph) == [["a", "b", "c"]]
+    assert _scc({"a": ["b"], "b": []}) == []
 
 
 def test_the_analysis_sees_imports() -> None:
