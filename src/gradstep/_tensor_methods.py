@@ -20,10 +20,20 @@ __all__ = ["TensorMethods", "bind"]
 _ops: Any = None  # the gradstep.ops module, set by bind()
 
 
+# Operators whose signature is the op's own ``(self, other)``: bind() installs the op itself
+# as the method, which saves a Python call per operator on the hot path.
+_DIRECT = {"__add__": "add", "__sub__": "sub", "__mul__": "mul", "__truediv__": "div",
+           "__matmul__": "matmul", "__pow__": "pow", "__neg__": "neg", "__abs__": "abs",
+           "__getitem__": "getitem", "__eq__": "eq", "__ne__": "ne", "__lt__": "lt",
+           "__le__": "le", "__gt__": "gt", "__ge__": "ge"}
+
+
 def bind(ops_module: Any) -> None:
     """Called once by :mod:`gradstep.ops`: route the methods below to its functions."""
     global _ops
     _ops = ops_module
+    for method, name in _DIRECT.items():
+        setattr(TensorMethods, method, getattr(ops_module, name))
 
 
 def _shape_args(shape: tuple[Any, ...]) -> tuple[Any, ...]:

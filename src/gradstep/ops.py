@@ -168,21 +168,28 @@ def _fix_scalar(out: np.ndarray, ad: np.ndarray, b: Any) -> np.ndarray:
 @primitive
 def add(a: Any, b: Any) -> Tensor:
     """Elementwise ``a + b`` with broadcasting."""
-    if _is_scalar(b):
-        a = _t(a)
+    tb = type(b)
+    if tb is float or tb is int:  # a Python scalar (not bool)
+        if type(a) is not Tensor:
+            a = _t(a)
         ad = a._data
         out = ad + b
         if out.dtype is not ad.dtype:
             out = _fix_scalar(out, ad, b)
         return _make(out, (a,), lambda g: (g,))
-    if _is_scalar(a):
-        b = _t(b)
+    ta = type(a)
+    if ta is float or ta is int:
+        if type(b) is not Tensor:
+            b = _t(b)
         bd = b._data
         out = a + bd
         if out.dtype is not bd.dtype:
             out = _fix_scalar(out, bd, a)
         return _make(out, (b,), lambda g: (g,))
-    a, b = _t(a), _t(b)
+    if type(a) is not Tensor:
+        a = _t(a)
+    if type(b) is not Tensor:
+        b = _t(b)
     ad, bd = a._data, b._data
     try:
         out = ad + bd
@@ -196,21 +203,28 @@ def add(a: Any, b: Any) -> Tensor:
 @primitive
 def sub(a: Any, b: Any) -> Tensor:
     """Elementwise ``a - b``."""
-    if _is_scalar(b):
-        a = _t(a)
+    tb = type(b)
+    if tb is float or tb is int:  # a Python scalar (not bool)
+        if type(a) is not Tensor:
+            a = _t(a)
         ad = a._data
         out = ad - b
         if out.dtype is not ad.dtype:
             out = _fix_scalar(out, ad, b)
         return _make(out, (a,), lambda g: (g,))
-    if _is_scalar(a):
-        b = _t(b)
+    ta = type(a)
+    if ta is float or ta is int:
+        if type(b) is not Tensor:
+            b = _t(b)
         bd = b._data
         out = a - bd
         if out.dtype is not bd.dtype:
             out = _fix_scalar(out, bd, a)
         return _make(out, (b,), lambda g: (-g,))
-    a, b = _t(a), _t(b)
+    if type(a) is not Tensor:
+        a = _t(a)
+    if type(b) is not Tensor:
+        b = _t(b)
     ad, bd = a._data, b._data
     try:
         out = ad - bd
@@ -224,21 +238,28 @@ def sub(a: Any, b: Any) -> Tensor:
 @primitive
 def mul(a: Any, b: Any) -> Tensor:
     """Elementwise ``a * b``."""
-    if _is_scalar(b):
-        a = _t(a)
+    tb = type(b)
+    if tb is float or tb is int:  # a Python scalar (not bool)
+        if type(a) is not Tensor:
+            a = _t(a)
         ad = a._data
         out = ad * b
         if out.dtype is not ad.dtype:
             out = _fix_scalar(out, ad, b)
         return _make(out, (a,), lambda g: (g * b,))
-    if _is_scalar(a):
-        b = _t(b)
+    ta = type(a)
+    if ta is float or ta is int:
+        if type(b) is not Tensor:
+            b = _t(b)
         bd = b._data
         out = a * bd
         if out.dtype is not bd.dtype:
             out = _fix_scalar(out, bd, a)
         return _make(out, (b,), lambda g: (g * a,))
-    a, b = _t(a), _t(b)
+    if type(a) is not Tensor:
+        a = _t(a)
+    if type(b) is not Tensor:
+        b = _t(b)
     ad, bd = a._data, b._data
     try:
         out = ad * bd
@@ -263,18 +284,25 @@ def _true_div_dtype(out: np.ndarray, ad: np.ndarray, bd: Any) -> np.ndarray:
 @primitive
 def div(a: Any, b: Any) -> Tensor:
     """Elementwise true division ``a / b`` (integers give the default float dtype)."""
-    if _is_scalar(b):
-        a = _t(a)
+    tb = type(b)
+    if tb is float or tb is int:  # a Python scalar (not bool)
+        if type(a) is not Tensor:
+            a = _t(a)
         ad = a._data
         out = ad / b
         if out.dtype is not ad.dtype:
             out = _true_div_dtype(_fix_scalar(out, ad, b), ad, b)
         return _make(out, (a,), lambda g: (g / b,))
-    if _is_scalar(a):
-        b = _t(b)
+    ta = type(a)
+    if ta is float or ta is int:
+        if type(b) is not Tensor:
+            b = _t(b)
         bd = b._data
         a = _t(scalar_operand(a, bd))
-    a, b = _t(a), _t(b)
+    if type(a) is not Tensor:
+        a = _t(a)
+    if type(b) is not Tensor:
+        b = _t(b)
     ad, bd = a._data, b._data
     try:
         out = ad / bd

@@ -220,23 +220,10 @@ class Tensor(TensorMethods):
         """Create the result of an op. Records the graph only when it is needed.
 
         ``backward(g)`` returns one gradient (or None) per parent, in any shape that
-        broadcasts to the parent's shape; the engine reduces it.
+        broadcasts to the parent's shape; the engine reduces it. (Replaced below by
+        :func:`_make_fast`, the same code with its globals bound as locals.)
         """
-        out = Tensor.__new__(Tensor)
-        out._data = data
-        out._grad = None
-        if _GRAD_ENABLED[0] or getattr(_LOCAL, "enabled", True):
-            for p in parents:
-                if p.requires_grad:
-                    out.requires_grad = True
-                    out._parents = parents
-                    out._backward = backward
-                    out._version = _CLOCK[0]
-                    return out
-        out.requires_grad = False
-        out._parents = ()
-        out._backward = None
-        return out
+        return _make_fast(data, parents, backward)
 
     @property
     def is_leaf(self) -> builtins.bool:
@@ -492,6 +479,38 @@ class Tensor(TensorMethods):
                 raise ValueError("__array__: a dtype conversion needs a copy (copy=False given)")
             return arr.astype(dtype)
         return arr.copy() if copy else arr
+
+
+
+def _make_fast(
+    data: np.ndarray,
+    parents: tuple[Tensor, ...],
+    backward: BackwardFn,
+    _new: Any = object.__new__,
+    _cls: Any = Tensor,
+    _on: list[builtins.bool] = _GRAD_ENABLED,
+    _local: Any = _LOCAL,
+    _clock: list[builtins.int] = _CLOCK,
+) -> Tensor:
+    # the hot path of every op: defaults make the module globals fast locals
+    out = _new(_cls)
+    out._data = data
+    out._grad = None
+    if _on[0] or getattr(_local, "enabled", True):
+        for p in parents:
+            if p.requires_grad:
+                out.requires_grad = True
+                out._parents = parents
+                out._backward = backward
+                out._version = _clock[0]
+                return out  # type: ignore[no-any-return]
+    out.requires_grad = False
+    out._parents = ()
+    out._backward = None
+    return out  # type: ignore[no-any-return]
+
+
+Tensor._make = staticmethod(_make_fast)  # type: ignore[method-assign,assignment]
 
 
 # ------------------------------------------------------------------ constructors
