@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from gradstep import models, optim
-from gradstep.callbacks import Callback
 from gradstep._safetensors import read_safetensors, write_safetensors
+from gradstep.callbacks import Callback
 from gradstep.train import Trainer, fit
 
 N_EXAMPLES = 100

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 import gradstep
-from gradstep.callbacks import ModelCheckpoint
 from gradstep._safetensors import read_safetensors
+from gradstep.callbacks import ModelCheckpoint
 from gradstep.errors import TrainingInterrupted
 
 from . import _tiny
