@@ -491,9 +491,13 @@ def _make_fast(
     _on: list[builtins.bool] = _GRAD_ENABLED,
     _local: Any = _LOCAL,
     _clock: list[builtins.int] = _CLOCK,
+    _nd: Any = np.ndarray,
+    _asarray: Any = np.asarray,
 ) -> Tensor:
     # the hot path of every op: defaults make the module globals fast locals
     out = _new(_cls)
+    if type(data) is not _nd:  # NumPy gives scalars for 0-d results; keep an array
+        data = _asarray(data)
     out._data = data
     out._grad = None
     if _on[0] or getattr(_local, "enabled", True):

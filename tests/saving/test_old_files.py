@@ -20,7 +20,8 @@ OLD = Path(__file__).with_name("data") / "checkpoint_v1.safetensors"
 
 def _check_weights(model: gradstep.nn.Module) -> None:
     """Adam's first step moves every weight by lr * g / (|g| + eps): at most lr = 0.01."""
-    for k, v in model.state_dict().items():
+    for k, t in model.state_dict().items():
+        v = t.numpy()
         start = (np.arange(v.size, dtype=np.float32).reshape(v.shape) - v.size / 2) / 10
         moved = np.abs(v - start)
         assert moved.max() <= 0.01 + 1e-6 and moved.max() > 0.005, (k, moved)

@@ -449,12 +449,17 @@ class Module:
         m, b = owner
         return m.__dict__[b]  # type: ignore[no-any-return]
 
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Parameters and persistent buffers as ``{name: ndarray copy}`` with PyTorch key names."""
-        return {
-            k: np.array(self._entry_array(o, kind), copy=True)
-            for k, o, kind in self._state_entries()
-        }
+    def state_dict(self) -> dict[str, Tensor]:
+        """Parameters and persistent buffers as ``{name: tensor}`` with PyTorch key names.
+
+        The tensors are detached *copies* taken now (PyTorch's share memory with the
+        module): keeping one and training on restores the old values on ``load_state_dict``.
+        """
+        out: dict[str, Tensor] = {}
+        for k, o, kind in self._state_entries():
+            arr = np.array(self._entry_array(o, kind), copy=True)
+            out[k] = Tensor(arr, dtype=arr.dtype)
+        return out
 
     def load_state_dict(
         self, state_dict: Mapping[str, Any], strict: bool = True
