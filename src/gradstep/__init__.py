@@ -5,7 +5,18 @@ The public API is re-exported here; see the README for a tour.
 
 from __future__ import annotations
 
-from gradstep import callbacks, data, datasets, metrics, models, nn, ops, optim, utils
+from gradstep import (
+    callbacks,
+    data,
+    datasets,
+    distributed,  # noqa: E402,F401  (registers the data-parallel fit plug-in)
+    metrics,
+    models,
+    nn,
+    ops,
+    optim,
+    utils,
+)
 from gradstep.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from gradstep.errors import (
     CheckpointError,
@@ -23,7 +34,6 @@ from gradstep.gradcheck import gradcheck
 from gradstep.interop import load_weights, save_weights
 from gradstep.jit import compile  # noqa: A004  (PyTorch's name: compile a step)
 from gradstep.onnx_export import export_onnx
-from gradstep.saving import load, save
 from gradstep.ops import (
     abs,
     add,
@@ -66,6 +76,7 @@ from gradstep.ops import (
     var,
     where,
 )
+from gradstep.saving import load, save
 from gradstep.tensor import (
     Tensor,
     arange,
@@ -84,7 +95,6 @@ from gradstep.tensor import (
     zeros_like,
 )
 from gradstep.train import History, evaluate, fit, predict
-from gradstep import distributed  # noqa: E402,F401  (registers the data-parallel fit plug-in)
 
 __version__ = "0.1.0"
 

@@ -84,7 +84,8 @@ def gradcheck(
     for k, (x, c) in enumerate(zip(xs, check)):
         if not c:
             continue
-        analytic = np.zeros_like(x._data) if x._grad is None else np.asarray(x._grad, dtype=np.float64)
+        g = x._grad
+        analytic = np.zeros_like(x._data) if g is None else np.asarray(g, dtype=np.float64)
         flat = x._data.reshape(-1)
         if x._data.size <= _FULL_LIMIT:
             numeric = np.empty(x._data.size)
