@@ -9,7 +9,7 @@ from gradstep import (
     callbacks,
     data,
     datasets,
-    distributed,  # noqa: E402,F401  (registers the data-parallel fit plug-in)
+    distributed,  # noqa: F401  (registers the data-parallel fit plug-in)
     metrics,
     models,
     nn,
@@ -32,7 +32,7 @@ from gradstep.errors import (
 )
 from gradstep.gradcheck import gradcheck
 from gradstep.interop import load_weights, save_weights
-from gradstep.jit import compile  # noqa: A004  (PyTorch's name: compile a step)
+from gradstep.jit import compile
 from gradstep.onnx_export import export_onnx
 from gradstep.ops import (
     abs,
@@ -116,8 +116,8 @@ __all__ = [
 ]
 
 # PyTorch's tensor API: dtypes, devices, random numbers, creation and the further ops
-from gradstep import accelerator, cuda  # noqa: E402
-from gradstep._creation import (  # noqa: E402
+from gradstep import accelerator, cuda
+from gradstep._creation import (
     bernoulli,
     empty,
     empty_like,
@@ -136,9 +136,9 @@ from gradstep._creation import (  # noqa: E402
     randn_like,
     randperm,
 )
-from gradstep._device import device  # noqa: E402
-from gradstep._dtypes import bool as bool  # noqa: E402,A004  (PyTorch's dtype names)
-from gradstep._dtypes import (  # noqa: E402
+from gradstep._device import device
+from gradstep._dtypes import bool as bool
+from gradstep._dtypes import (
     double,
     float16,
     float32,
@@ -154,9 +154,9 @@ from gradstep._dtypes import (  # noqa: E402
     short,
     uint8,
 )
-from gradstep._dtypes import float as float  # noqa: E402,A004
-from gradstep._dtypes import int as int  # noqa: E402,A004
-from gradstep._random import (  # noqa: E402
+from gradstep._dtypes import float as float
+from gradstep._dtypes import int as int
+from gradstep._random import (
     Generator,
     default_generator,
     get_rng_state,
@@ -165,8 +165,8 @@ from gradstep._random import (  # noqa: E402
     seed,
     set_rng_state,
 )
-from gradstep.errors import DeviceError, DimensionError, DTypeError  # noqa: E402
-from gradstep.ops import (  # noqa: E402
+from gradstep.errors import DeviceError, DimensionError, DTypeError
+from gradstep.ops import (
     addmm,
     allclose,
     amax,
@@ -224,9 +224,9 @@ from gradstep.ops import (  # noqa: E402
     triu,
     unbind,
 )
-from gradstep.ops import all as all  # noqa: E402,PLC0414
-from gradstep.ops import any as any  # noqa: E402,PLC0414
-from gradstep.tensor import inference_mode  # noqa: E402
+from gradstep.ops import all as all
+from gradstep.ops import any as any
+from gradstep.tensor import inference_mode
 
 __all__ += [
     "accelerator",

@@ -165,7 +165,7 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any 
     return Tensor(arr, dtype=dt, requires_grad=requires_grad)
 
 
-def bernoulli(input: Any, p: float | None = None, *, generator: Any = None) -> Tensor:  # noqa: A002
+def bernoulli(input: Any, p: float | None = None, *, generator: Any = None) -> Tensor:
     """Samples that are 1 with probability ``input`` (elementwise), in ``input``'s dtype."""
     probs = input._data if isinstance(input, Tensor) else np.asarray(input)
     if p is not None:
@@ -177,7 +177,7 @@ def bernoulli(input: Any, p: float | None = None, *, generator: Any = None) -> T
     return Tensor(arr, dtype=arr.dtype)
 
 
-def multinomial(input: Any, num_samples: int, replacement: bool = False, *,  # noqa: A002
+def multinomial(input: Any, num_samples: int, replacement: bool = False, *,
                 generator: Any = None) -> Tensor:
     """Draw category indices with probabilities proportional to the rows of ``input``."""
     w = np.asarray(input._data if isinstance(input, Tensor) else input, dtype=np.float64)

@@ -16,7 +16,7 @@ __all__ = ["device", "check_device"]
 _KNOWN = ("cpu", "cuda", "mps", "xpu", "meta", "hip", "xla", "mtia", "privateuseone")
 
 
-class device:  # noqa: N801  (PyTorch's name)
+class device:
     """A device description; only ``device("cpu")`` can hold tensors.
 
     Args:
@@ -26,7 +26,7 @@ class device:  # noqa: N801  (PyTorch's name)
 
     __slots__ = ("type", "index")
 
-    def __init__(self, type: Any, index: int | None = None) -> None:  # noqa: A002
+    def __init__(self, type: Any, index: int | None = None) -> None:
         if isinstance(type, device):
             self.type: str = type.type
             self.index: int | None = type.index

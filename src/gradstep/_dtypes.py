@@ -32,12 +32,12 @@ int32 = np.dtype("int32")
 int16 = np.dtype("int16")
 int8 = np.dtype("int8")
 uint8 = np.dtype("uint8")
-bool = np.dtype("bool")  # noqa: A001  (PyTorch's name)
-float = float32  # noqa: A001
+bool = np.dtype("bool")
+float = float32
 double = float64
 half = float16
 long = int64
-int = int32  # noqa: A001
+int = int32
 short = int16
 
 # the default floating-point dtype, one-element list so readers need no global statement

@@ -89,20 +89,20 @@ class _GradMode:
         return inner  # type: ignore[return-value]
 
 
-class no_grad(_GradMode):  # noqa: N801  (PyTorch's name)
+class no_grad(_GradMode):
     """Switch graph recording off: ``with gradstep.no_grad():``, ``@gradstep.no_grad`` or
     ``@gradstep.no_grad()``. Parameters updated in place inside it change in place."""
 
     _enabled = False
 
 
-class enable_grad(_GradMode):  # noqa: N801
+class enable_grad(_GradMode):
     """Switch graph recording back on (e.g. inside a :class:`no_grad` region)."""
 
     _enabled = True
 
 
-class inference_mode(_GradMode):  # noqa: N801
+class inference_mode(_GradMode):
     """As :class:`no_grad` (``inference_mode(False)`` records as usual)."""
 
     def __new__(cls, mode: Any = True) -> Any:
@@ -115,7 +115,7 @@ class inference_mode(_GradMode):  # noqa: N801
         self._enabled = not builtins.bool(mode)
 
 
-class set_grad_enabled(_GradMode):  # noqa: N801
+class set_grad_enabled(_GradMode):
     """Set recording on or off now (``set_grad_enabled(False)``), or for a ``with`` block."""
 
     def __new__(cls, mode: Any) -> Any:

@@ -48,7 +48,7 @@ def sqrt(a: Any) -> Tensor:
 
 
 @primitive
-def abs(a: Any) -> Tensor:  # noqa: A001
+def abs(a: Any) -> Tensor:
     """Elementwise absolute value (gradient 0 at 0)."""
     a = _t(a)
     ad = a._data

@@ -107,7 +107,7 @@ def clone(a: Any) -> Tensor:
 
 
 @primitive
-def round(a: Any, decimals: int = 0) -> Tensor:  # noqa: A001
+def round(a: Any, decimals: int = 0) -> Tensor:
     """Round half to even to ``decimals`` places (as PyTorch); gradient zero."""
     a = const(a)
     ad = a._data
@@ -500,12 +500,12 @@ def _bool_reduce(a: Any, dim: Any, keepdim: bool, kw: dict[str, Any], fn: Any,
     return _plain(out)
 
 
-def all(a: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:  # noqa: A001
+def all(a: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
     """Whether every element (along ``dim``) is non-zero, as a bool tensor."""
     return _bool_reduce(a, dim, keepdim, kw, np.all, "all")
 
 
-def any(a: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:  # noqa: A001
+def any(a: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
     """Whether any element (along ``dim``) is non-zero, as a bool tensor."""
     return _bool_reduce(a, dim, keepdim, kw, np.any, "any")
 

@@ -435,7 +435,7 @@ def minimum(a: Any, b: Any) -> Tensor:
 
 
 @primitive
-def clip(a: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+def clip(a: Any, min: Any = None, max: Any = None) -> Tensor:
     """Clamp into ``[min, max]``; the gradient passes where ``min <= a <= max``."""
     a = _t(a)
     ad = a._data

@@ -376,7 +376,7 @@ def read_safetensors(path: Source) -> tuple[dict[str, np.ndarray], dict[str, str
             f = io.BytesIO(f.read())  # a stream: its size is known once it is read
         return _read_from(path, f, _file_size(path, f))
     try:
-        fh = open(path, "rb")  # noqa: SIM115
+        fh = open(path, "rb")
     except OSError as exc:
         raise err(path, f"cannot open: {exc.strerror or exc}") from None
     with fh:

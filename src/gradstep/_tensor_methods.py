@@ -177,10 +177,10 @@ class TensorMethods:
     def equal(self, other: Any) -> bool:
         return _ops.equal(self, other)  # type: ignore[no-any-return]
 
-    def all(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:  # noqa: A003
+    def all(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
         return _ops.all(self, dim, keepdim, **kw)
 
-    def any(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:  # noqa: A003
+    def any(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
         return _ops.any(self, dim, keepdim, **kw)
 
     def isnan(self) -> Any:
@@ -193,7 +193,7 @@ class TensorMethods:
         return _ops.isinf(self)
 
     # ------------------------------------------------------------- reductions
-    def sum(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:  # noqa: A003
+    def sum(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
         return _ops.sum(self, dim, keepdim, **kw)
 
     def mean(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
@@ -208,10 +208,10 @@ class TensorMethods:
     def std(self, dim: Any = None, unbiased: Any = None, keepdim: bool = False, **kw: Any) -> Any:
         return _ops.std(self, dim, unbiased, keepdim, **kw)
 
-    def max(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:  # noqa: A003
+    def max(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
         return _ops.max(self, dim, keepdim, **kw)
 
-    def min(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:  # noqa: A003
+    def min(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
         return _ops.min(self, dim, keepdim, **kw)
 
     def amax(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
@@ -297,11 +297,11 @@ class TensorMethods:
         return _ops.permute(self, _shape_args(dims))
 
     @property
-    def T(self) -> Any:  # noqa: N802
+    def T(self) -> Any:
         return _ops.permute(self, tuple(range(self._data.ndim - 1, -1, -1)))
 
     @property
-    def mT(self) -> Any:  # noqa: N802
+    def mT(self) -> Any:
         return _ops.transpose(self, -2, -1)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Any:
@@ -377,7 +377,7 @@ class TensorMethods:
     def outer(self, other: Any) -> Any:
         return _ops.outer(self, other)
 
-    def pow(self, exponent: Any) -> Any:  # noqa: A003
+    def pow(self, exponent: Any) -> Any:
         return _ops.pow(self, exponent)
 
     def add(self, other: Any, alpha: Any = 1) -> Any:
@@ -392,7 +392,7 @@ class TensorMethods:
     def div(self, other: Any) -> Any:
         return _ops.div(self, other)
 
-    def clamp(self, min: Any = None, max: Any = None) -> Any:  # noqa: A002
+    def clamp(self, min: Any = None, max: Any = None) -> Any:
         return _ops.clamp(self, min, max)
 
     clip = clamp
@@ -403,7 +403,7 @@ class TensorMethods:
     def minimum(self, other: Any) -> Any:
         return _ops.minimum(self, other)
 
-    def round(self, decimals: int = 0) -> Any:  # noqa: A003
+    def round(self, decimals: int = 0) -> Any:
         return _ops.round(self, decimals=decimals)
 
     def __round__(self, ndigits: int | None = None) -> Any:
@@ -437,7 +437,7 @@ class TensorMethods:
     def pow_(self, exponent: Any) -> Any:
         return _ops.inplace(self, "pow", exponent)
 
-    def clamp_(self, min: Any = None, max: Any = None) -> Any:  # noqa: A002
+    def clamp_(self, min: Any = None, max: Any = None) -> Any:
         return _ops.inplace(self, "clamp", min, max)
 
     clip_ = clamp_

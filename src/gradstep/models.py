@@ -295,7 +295,7 @@ def from_config(config: Mapping[str, Any]) -> nn.Module:
 
 
 # ------------------------------------------------------------------ classification costs
-def _one_hot(input: Any, target: Any) -> Any:  # noqa: A002
+def _one_hot(input: Any, target: Any) -> Any:
     """``target`` as a tensor shaped like ``input``: integer class indices are one-hot."""
     from gradstep.tensor import Tensor
 
@@ -326,7 +326,7 @@ def _reduce(total: Any, n: int, reduction: str) -> Any:
     raise ValueError(f"reduction: expected 'mean' or 'sum', got {reduction!r}")
 
 
-def quadratic_cost(input: Any, target: Any, reduction: str = "mean") -> Any:  # noqa: A002
+def quadratic_cost(input: Any, target: Any, reduction: str = "mean") -> Any:
     """The quadratic cost of Nielsen's book: ``1/(2N) sum_x ||a(x) - y(x)||^2``.
 
     Per example, half the squared error summed over the outputs; ``reduction="mean"``
@@ -342,7 +342,7 @@ def quadratic_cost(input: Any, target: Any, reduction: str = "mean") -> Any:  # 
     return _reduce((d * d).sum() * 0.5, input.shape[0], reduction)
 
 
-def one_hot_bce(input: Any, target: Any, reduction: str = "mean") -> Any:  # noqa: A002
+def one_hot_bce(input: Any, target: Any, reduction: str = "mean") -> Any:
     """Nielsen's cross-entropy cost for sigmoid outputs, from the logits ``input``.
 
     ``-1/N sum_x sum_j [y_j ln a_j + (1 - y_j) ln(1 - a_j)]`` with ``a = sigmoid(input)``:
@@ -362,7 +362,7 @@ def _per_example_mean(fn: Any) -> Any:
     """``fn`` as fit's "mean over the batch's examples" callable (no ``reduction`` keyword,
     so fit weights each batch by its number of examples: exact also with accumulation)."""
 
-    def loss(input: Any, target: Any) -> Any:  # noqa: A002
+    def loss(input: Any, target: Any) -> Any:
         return fn(input, target)
 
     loss.__name__ = fn.__name__

@@ -127,7 +127,7 @@ from gradstep._ops_shape import (  # noqa: F401  (re-exported)
     view,
     where,
 )
-from gradstep._opsutil import (  # noqa: F401  (re-exported)
+from gradstep._opsutil import (
     PRIMITIVES,
     binary_dtype,
     check_dim,
@@ -329,7 +329,7 @@ def neg(a: Any) -> Tensor:
 
 
 @primitive
-def pow(a: Any, b: Any) -> Tensor:  # noqa: A001
+def pow(a: Any, b: Any) -> Tensor:
     """Elementwise ``a ** b`` for tensor or scalar exponents and bases."""
     if _is_scalar(b):
         a = _t(a)
@@ -466,7 +466,7 @@ def outer(a: Any, b: Any) -> Tensor:
 ger = outer
 
 
-def addmm(input: Any, mat1: Any, mat2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:  # noqa: A002
+def addmm(input: Any, mat1: Any, mat2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
     """``beta * input + alpha * (mat1 @ mat2)``."""
     prod_ = mm(mat1, mat2)
     if alpha != 1:
@@ -493,7 +493,7 @@ def _reduce_input(a: Any, kw: dict[str, Any], op: str) -> Tensor:
 
 
 @primitive
-def sum(a: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:  # noqa: A001
+def sum(a: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
     """Sum over ``dim`` (all dims when None); integer and bool inputs sum to int64."""
     a = _reduce_input(a, kw, "sum")
     dim, keepdim = dims_kw("sum", dim, keepdim, kw)
@@ -582,13 +582,13 @@ def _max_min(a: Any, dim: Any, keepdim: bool, kw: dict[str, Any], name: str) -> 
     return ValuesIndices(values, idx)
 
 
-def max(a: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:  # noqa: A001
+def max(a: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
     """``max(a)``: the largest element; ``max(a, dim)``: ``(values, indices)`` along ``dim``
     (the gradient goes to the returned index); ``max(a, other)``: :func:`maximum`."""
     return _max_min(a, dim, keepdim, kw, "max")
 
 
-def min(a: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:  # noqa: A001
+def min(a: Any, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
     """As :func:`max`, for the smallest elements."""
     return _max_min(a, dim, keepdim, kw, "min")
 

@@ -340,7 +340,7 @@ class Tensor(TensorMethods):
         """Differentiable dtype conversion (integer results leave the graph)."""
         return _TM._ops.astype(self, dtype)  # type: ignore[no-any-return]
 
-    def float(self) -> Tensor:  # noqa: A003
+    def float(self) -> Tensor:
         return self.astype(_dtypes.float32)
 
     def double(self) -> Tensor:
@@ -352,19 +352,19 @@ class Tensor(TensorMethods):
     def long(self) -> Tensor:
         return self.astype(_dtypes.int64)
 
-    def int(self) -> Tensor:  # noqa: A003
+    def int(self) -> Tensor:
         return self.astype(_dtypes.int32)
 
     def short(self) -> Tensor:
         return self.astype(_dtypes.int16)
 
-    def bool(self) -> Tensor:  # noqa: A003
+    def bool(self) -> Tensor:
         return self.astype(_dtypes.bool)
 
     def byte(self) -> Tensor:
         return self.astype(_dtypes.uint8)
 
-    def type(self, dtype: Any = None) -> Any:  # noqa: A003
+    def type(self, dtype: Any = None) -> Any:
         """``type(dtype)`` converts; ``type()`` names the type (``"gradstep.FloatTensor"``)."""
         if dtype is None:
             names = {"float32": "Float", "float64": "Double", "float16": "Half",

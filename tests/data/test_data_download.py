@@ -56,7 +56,7 @@ def server(tmp_path) -> Iterator[tuple[str, Path]]:
     served.mkdir()
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):  # noqa: D401
+        def log_message(self, *args):
             pass
 
     handler = functools.partial(Quiet, directory=str(served))

@@ -20,9 +20,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import gradstep.distributed as dist  # noqa: E402
+import gradstep.distributed as dist
 
 
 def check_world(expected: int) -> None:

@@ -25,13 +25,13 @@ pytest.importorskip("mpi4py", exc_type=ImportError)
 class TwinComm:
     """Two ranks with identical contributions: every sum doubles."""
 
-    def Get_size(self) -> int:  # noqa: N802 - mpi4py's spelling
+    def Get_size(self) -> int:
         return 2
 
-    def Get_rank(self) -> int:  # noqa: N802
+    def Get_rank(self) -> int:
         return 0
 
-    def Allreduce(self, send: Any, recv: Any, op: Any = None) -> None:  # noqa: N802
+    def Allreduce(self, send: Any, recv: Any, op: Any = None) -> None:
         recv *= 2
 
 

@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _workload import (  # noqa: E402
+from _workload import (
     INIT_SEED,
     init_params,
     loss_sum,
@@ -24,7 +24,7 @@ from _workload import (  # noqa: E402
     train_reference,
 )
 
-import gradstep.distributed as dist  # noqa: E402
+import gradstep.distributed as dist
 
 
 def simulate(k: int, n: int, b: int, epochs: int, flat: bool, reduction: str):

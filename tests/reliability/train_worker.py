@@ -23,9 +23,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _tiny  # noqa: E402
+import _tiny
 
-import gradstep.checkpoint as ckpt_module  # noqa: E402
+import gradstep.checkpoint as ckpt_module
 
 
 class _StallingFile:

@@ -127,7 +127,7 @@ final = {{"w": w.detach().numpy().copy(), "b": b.detach().numpy().copy()}}
 
 def _run(script: str, mod: str, **inputs: Any) -> dict[str, Any]:
     ns: dict[str, Any] = dict(inputs)
-    exec(compile(script.format(mod=mod), f"<{mod} script>", "exec"), ns)  # noqa: S102
+    exec(compile(script.format(mod=mod), f"<{mod} script>", "exec"), ns)
     return ns
 
 

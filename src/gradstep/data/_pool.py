@@ -128,7 +128,7 @@ def _raise_worker_error(err: dict[str, Any]) -> None:
     if isinstance(cls, type) and issubclass(cls, Exception):
         try:
             exc = cls(msg)
-        except Exception:  # noqa: BLE001 - exception types with other constructors
+        except Exception:
             exc = RuntimeError(msg)
     else:
         exc = RuntimeError(msg)

@@ -228,7 +228,7 @@ def worker_loop(worker_id: int, num_workers: int, dataset: Any, fetch: Callable[
     try:
         if init_fn is not None:
             init_fn(worker_id)
-    except Exception as exc:  # noqa: BLE001 - reported to the main process
+    except Exception as exc:
         _reply(result_conn, -1, **_error_fields(exc, worker_id))
     while True:
         msg = tasks.get()
@@ -250,7 +250,7 @@ def worker_loop(worker_id: int, num_workers: int, dataset: Any, fetch: Callable[
             payload = _encode_batch(batch)
         except StopIteration:
             _reply(result_conn, task_id, end=True)
-        except Exception as exc:  # noqa: BLE001 - reported to the main process
+        except Exception as exc:
             _reply(result_conn, task_id, **_error_fields(exc, worker_id))
         else:
             _reply(result_conn, task_id, payload)

@@ -92,7 +92,7 @@ def download_file(
     try:
         with os.fdopen(fd, "wb") as out:
             try:
-                with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310
+                with urllib.request.urlopen(url, timeout=timeout) as resp:
                     declared = resp.headers.get("Content-Length")
                     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
                         raise DataError(

@@ -201,7 +201,7 @@ class DataLoader:
     skips the batches already seen, which is exact when the sampler repeats its order.
     """
 
-    def __init__(  # noqa: PLR0913 - PyTorch's signature
+    def __init__(
         self,
         dataset: Any,
         batch_size: int | str | None = 1,

@@ -116,7 +116,7 @@ class CompiledStep:
         return "\n".join(lines)
 
 
-def compile(fn: Callable[..., Any] | None = None) -> Any:  # noqa: A001 (PyTorch's name)
+def compile(fn: Callable[..., Any] | None = None) -> Any:
     """Compile a training step function (usable as ``@compile`` or ``compile(fn)``).
 
     Args:

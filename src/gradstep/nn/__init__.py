@@ -99,4 +99,4 @@ __all__ = [
     "BCEWithLogitsLoss",
 ]
 
-from gradstep.nn import utils  # noqa: E402,F401  (clip_grad_norm_, clip_grad_value_, ...)
+from gradstep.nn import utils  # noqa: F401  (clip_grad_norm_, clip_grad_value_, ...)

@@ -57,7 +57,7 @@ class MSELoss(_Loss):
     Shape: input ``(*)``, target ``(*)`` -> scalar (or ``(*)`` with 'none').
     """
 
-    def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
+    def forward(self, input: Any, target: Any) -> Tensor:
         return F.mse_loss(input, target, self.reduction)
 
 
@@ -65,7 +65,7 @@ class MSELoss(_Loss):
 class L1Loss(_Loss):
     """Mean absolute error. Shape: input ``(*)``, target ``(*)`` -> scalar (or ``(*)``)."""
 
-    def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
+    def forward(self, input: Any, target: Any) -> Tensor:
         return F.l1_loss(input, target, self.reduction)
 
 
@@ -82,7 +82,7 @@ class HuberLoss(_Loss):
             raise ValueError(f"HuberLoss: delta must be positive, got {delta}")
         self.delta = float(delta)
 
-    def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
+    def forward(self, input: Any, target: Any) -> Tensor:
         return F.huber_loss(input, target, self.reduction, self.delta)
 
     def config(self) -> dict[str, Any]:
@@ -100,7 +100,7 @@ class SmoothL1Loss(_Loss):
         super().__init__(reduction)
         self.beta = float(beta)
 
-    def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
+    def forward(self, input: Any, target: Any) -> Tensor:
         return F.smooth_l1_loss(input, target, self.reduction, self.beta)
 
     def config(self) -> dict[str, Any]:
@@ -137,7 +137,7 @@ class CrossEntropyLoss(_Loss):
         self.ignore_index = int(ignore_index)
         self.label_smoothing = float(label_smoothing)
 
-    def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
+    def forward(self, input: Any, target: Any) -> Tensor:
         return F.cross_entropy(
             input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing
         )
@@ -166,7 +166,7 @@ class NLLLoss(_Loss):
         self.weight = _array_or_none(weight)
         self.ignore_index = int(ignore_index)
 
-    def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
+    def forward(self, input: Any, target: Any) -> Tensor:
         return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
 
     def config(self) -> dict[str, Any]:
@@ -188,7 +188,7 @@ class BCELoss(_Loss):
         super().__init__(reduction)
         self.weight = _array_or_none(weight)
 
-    def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
+    def forward(self, input: Any, target: Any) -> Tensor:
         return F.binary_cross_entropy(input, target, self.weight, self.reduction)
 
     def config(self) -> dict[str, Any]:
@@ -208,7 +208,7 @@ class BCEWithLogitsLoss(_Loss):
         self.weight = _array_or_none(weight)
         self.pos_weight = _array_or_none(pos_weight)
 
-    def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
+    def forward(self, input: Any, target: Any) -> Tensor:
         return F.binary_cross_entropy_with_logits(
             input, target, self.weight, self.reduction, self.pos_weight
         )

@@ -86,12 +86,6 @@ class OptimizerSpec:
         except ValueError as exc:
             raise ConfigError(f"optimizer {self.display!r}: {exc}") from None
 
-    def with_defaults(self, **defaults: Any) -> OptimizerSpec:
-        """A copy where ``defaults`` fill in arguments the spec does not give."""
-        kw = dict(defaults)
-        kw.update(self.kwargs)
-        return OptimizerSpec(self.name, kw, self.label, self.shorthand)
-
 
 def _fmt(v: Any) -> str:
     if isinstance(v, float):

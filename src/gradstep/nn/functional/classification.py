@@ -151,7 +151,7 @@ def _cross_entropy_indices(
 
 @primitive
 def cross_entropy(
-    input: Any,  # noqa: A002
+    input: Any,
     target: Any,
     weight: Any = None,
     ignore_index: int = -100,
@@ -230,7 +230,7 @@ def cross_entropy(
 
 @primitive
 def nll_loss(
-    input: Any,  # noqa: A002
+    input: Any,
     target: Any,
     weight: Any = None,
     ignore_index: int = -100,

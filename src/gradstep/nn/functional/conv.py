@@ -34,7 +34,7 @@ def _conv_padding(
 
 @primitive
 def conv2d(
-    input: Any,  # noqa: A002
+    input: Any,
     weight: Any,
     bias: Any = None,
     stride: Any = 1,

@@ -22,7 +22,7 @@ def _matmul_tn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @primitive
-def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:  # noqa: A002
+def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:
     """``input @ weight.T + bias``.
 
     Shape: input ``(*, in_features)``, weight ``(out_features, in_features)``,
@@ -60,7 +60,7 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:  # noqa: A002
 
 
 @primitive
-def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Tensor:  # noqa: A002
+def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Tensor:
     """Rows of ``weight`` picked by integer ``input``; ``padding_idx``'s row gets no gradient.
 
     Shape: input ``(*)`` integers, weight ``(num_embeddings, dim)`` -> ``(*, dim)``.
@@ -91,6 +91,6 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Tensor
     return _make(out, (w,), backward)
 
 
-def flatten(input: Any, start_dim: int = 1, end_dim: int = -1) -> Tensor:  # noqa: A002
+def flatten(input: Any, start_dim: int = 1, end_dim: int = -1) -> Tensor:
     """Merge dimensions ``start_dim..end_dim`` (default: all but the batch dimension)."""
     return ops.flatten(input, start_dim, end_dim)

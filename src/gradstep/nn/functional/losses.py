@@ -44,7 +44,7 @@ def _target(target: Any, like: Tensor, op: str) -> Tensor:
 
 
 @primitive
-def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean squared error ``(x - y)^2``, one fused op (gradient ``2 (x - y)`` scaled by the
     reduction; the target gets the negative when it requires grad).
 
@@ -71,14 +71,14 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noq
     return _make(out, (x, t), backward)
 
 
-def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
+def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean absolute error ``|x - y|``. Shape: input and target ``(*)`` (same shape)."""
     _check_reduction(reduction, "l1_loss")
     x = _input(input, None, "l1_loss")
     return _reduce(ops.abs(ops.sub(x, _target(target, x, "l1_loss"))), reduction)
 
 
-def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:  # noqa: A002
+def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
     """``0.5 d^2`` where ``|d| < delta``, else ``delta (|d| - delta/2)``, with ``d = x - y``.
 
     Shape: input and target ``(*)`` (same shape).
@@ -94,7 +94,7 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
     return _reduce(ops.where(ad._data < delta, quad, lin), reduction)
 
 
-def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Tensor:  # noqa: A002
+def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """Huber loss divided by ``beta`` (``beta=0`` is the L1 loss). Shape: same as input."""
     if beta == 0:
         return l1_loss(input, target, reduction)
@@ -118,7 +118,7 @@ def _bce_weight(
 
 @primitive
 def binary_cross_entropy(
-    input: Any,  # noqa: A002
+    input: Any,
     target: Any,
     weight: Any = None,
     reduction: str = "mean",
@@ -155,7 +155,7 @@ def binary_cross_entropy(
 
 @primitive
 def binary_cross_entropy_with_logits(
-    input: Any,  # noqa: A002
+    input: Any,
     target: Any,
     weight: Any = None,
     reduction: str = "mean",

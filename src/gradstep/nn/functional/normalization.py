@@ -15,7 +15,7 @@ from ._common import _const, _input, _param
 
 
 def batch_norm(
-    input: Any,  # noqa: A002
+    input: Any,
     running_mean: np.ndarray | None,
     running_var: np.ndarray | None,
     weight: Any = None,
@@ -78,7 +78,7 @@ def batch_norm(
 
 
 def layer_norm(
-    input: Any,  # noqa: A002
+    input: Any,
     normalized_shape: int | Sequence[int],
     weight: Any = None,
     bias: Any = None,

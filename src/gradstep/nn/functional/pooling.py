@@ -72,7 +72,7 @@ def _pool_geometry(
 
 @primitive
 def max_pool2d(
-    input: Any,  # noqa: A002
+    input: Any,
     kernel_size: Any,
     stride: Any = None,
     padding: Any = 0,
@@ -158,7 +158,7 @@ def _avg_divisor(
 
 @primitive
 def avg_pool2d(
-    input: Any,  # noqa: A002
+    input: Any,
     kernel_size: Any,
     stride: Any = None,
     padding: Any = 0,
@@ -206,7 +206,7 @@ def _adaptive_matrix(n_in: int, n_out: int, dtype: Any) -> np.ndarray:
     return m
 
 
-def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:  # noqa: A002
+def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:
     """Average over ``output_size`` adaptive bins (PyTorch's bin edges).
 
     Computed as two small matrix products ``P_h @ x @ P_w.T``.

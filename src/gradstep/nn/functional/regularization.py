@@ -13,7 +13,7 @@ from ._common import _const, _in_place, _input
 
 
 def dropout(
-    input: Any,  # noqa: A002
+    input: Any,
     p: float = 0.5,
     training: bool = True,
     inplace: bool = False,
