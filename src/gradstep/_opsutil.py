@@ -95,6 +95,10 @@ def dims_kw(op: str, dim: Any, keepdim: Any, kw: dict[str, Any]) -> tuple[Any, b
             dim = kw.pop("axis")
         if "keepdims" in kw:
             keepdim = kw.pop("keepdims")
+        # NumPy's functions (np.sum(t), np.any(t), ...) call the method with their defaults
+        for name, default in (("out", None), ("dtype", None), ("where", True)):
+            if name in kw and kw[name] is default:
+                del kw[name]
         if kw:
             raise TypeError(f"{op}: unexpected keyword argument(s) {sorted(kw)}")
     return dim, bool(keepdim)
