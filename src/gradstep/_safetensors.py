@@ -59,7 +59,8 @@ Source = PathLike | IO[bytes]
 
 _PICKLE_HINT = (
     "gradstep never loads pickles (unpickling can run arbitrary code). Convert it once "
-    "with PyTorch, e.g. safetensors.torch.save_file(torch.load(path), 'model.safetensors')"
+    "in PyTorch: load it there and write it with safetensors.torch.save_file(state_dict, "
+    "'model.safetensors')"
 )
 
 # (begin, end, name, dtype, shape) of one stored tensor

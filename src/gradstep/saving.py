@@ -171,7 +171,7 @@ def load(
     *,
     weights_only: bool | None = None,
 ) -> Any:
-    """Load what :func:`save` wrote, as ``torch.load(f)`` does (nothing is ever unpickled).
+    """Load what :func:`save` wrote, as PyTorch's ``torch.load`` does (nothing is ever unpickled).
 
     Args:
         f: a path or a binary file object open for reading (read from its position).

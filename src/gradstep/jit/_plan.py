@@ -60,7 +60,8 @@ class Plan:
         """One step; returns NotImplemented when this call must run eagerly."""
         x = array_of(args[self.x_arg])
         y = array_of(args[self.y_arg])
-        assert x is not None and y is not None  # the argument signature guarantees it
+        if x is None or y is None:  # not arrays after all: run this call eagerly
+            return NotImplemented
         loss_k = self.loss
         if isinstance(loss_k, K.CrossEntropyK):
             t = loss_k.targets(y, self.ignore_index)
@@ -180,7 +181,8 @@ def build(rec: Record, args: tuple[Any, ...], result: Any) -> Plan:
     x_arg = _arg_index(layers[0].args[0], args, "model input")
     y_arg = _arg_index(loss_call.args[1], args, "target")
     x = array_of(args[x_arg])
-    assert x is not None
+    if x is None:
+        raise Unsupported("the model input is not an array")
     if isinstance(args[x_arg], Tensor) and args[x_arg].requires_grad:
         raise Unsupported("the model input requires grad")
     kernels, dropouts, out = _chain(layers, x)
@@ -246,7 +248,8 @@ def _kernel(c: Call, shape: tuple[int, ...], dt: np.dtype, owned: bool,
         return K.DropoutK(m, shape, dt)
     if kind is nn.Flatten:
         od = array_of(c.out)
-        assert od is not None
+        if od is None:
+            raise Unsupported("Flatten's output is not an array")
         return K.ReshapeK(shape, od.shape)
     raise Unsupported(
         f"{kind.__name__} has no compiled kernel yet (supported: Linear, ReLU, Tanh, Sigmoid, "
