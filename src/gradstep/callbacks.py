@@ -94,6 +94,23 @@ def _mode(monitor: str, mode: str) -> str:
     return "max" if any(s in monitor for s in ("acc", "auc", "f1")) else "min"
 
 
+def _unvalidated_epoch(monitor: str, logs: dict[str, Any], trainer: Any) -> bool:
+    """Whether ``monitor`` is a validation metric of a run that validates, missing on this
+    epoch because the run validates only every k epochs (``fit(eval_every=k)``)."""
+    return (monitor.startswith("val_") and monitor not in logs
+            and getattr(trainer, "val", None) is not None)
+
+
+def _monitored(monitor: str, logs: dict[str, Any]) -> float | None:
+    """The monitored value; a ``val_*`` key falls back to the training metric in a run
+    without validation data."""
+    key = monitor
+    if key not in logs and key.startswith("val_"):
+        key = key[4:]
+    v = logs.get(key)
+    return None if v is None else float(v)
+
+
 def _better(mode: str, value: float, best: float | None, min_delta: float = 0.0) -> bool:
     if not math.isfinite(value):
         return False
@@ -141,15 +158,10 @@ class EarlyStopping(Callback):
         self.stopped_epoch: int | None = None
         self._best_weights: dict[str, np.ndarray] | None = None
 
-    def _value(self, logs: dict[str, float]) -> float | None:
-        key = self.monitor
-        if key not in logs and key.startswith("val_"):
-            key = key[4:]
-        v = logs.get(key)
-        return None if v is None else float(v)
-
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        value = self._value(logs)
+        if _unvalidated_epoch(self.monitor, logs, trainer):
+            return  # fit(eval_every=k): nothing to compare on this epoch; patience waits
+        value = _monitored(self.monitor, logs)
         if value is None:
             raise KeyError(
                 f"EarlyStopping: monitored value {self.monitor!r} is not in the epoch logs "
@@ -230,13 +242,9 @@ class ModelCheckpoint(Callback):
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         if not trainer.is_main:
             return
-        key = (
-            self.monitor
-            if self.monitor in logs or not self.monitor.startswith("val_")
-            else (self.monitor[4:])
-        )
-        value = logs.get(key)
-        if self.save_best and value is not None and _better(self.mode, float(value), self.best):
+        value = None if _unvalidated_epoch(self.monitor, logs, trainer) \
+            else _monitored(self.monitor, logs)
+        if self.save_best and value is not None and _better(self.mode, value, self.best):
             self.best = float(value)
             self.best_path = trainer.save(self.dirpath / "best.safetensors")
         final = epoch + 1 >= trainer.epochs or trainer.stop_training

@@ -142,3 +142,32 @@ def test_fit_accepts_batches_of_tensors() -> None:
         epochs=2, batch_size=4, shuffle=False, verbose=0)
     for p, q in zip(m1.parameters(), m2.parameters()):
         np.testing.assert_array_equal(p._data, q._data)  # the same arithmetic on both paths
+
+
+def test_checkpoint_and_early_stopping_skip_epochs_without_validation(tmp_path) -> None:
+    """With eval_every=k the epochs without validation have no val_loss: ModelCheckpoint must
+    not judge them by the training loss, nor EarlyStopping count them against patience."""
+    from gradstep.callbacks import EarlyStopping, ModelCheckpoint
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = models.mlp(4, [8], 2, generator=0)
+    seen: list[tuple[int, float | None]] = []
+
+    class Spy(ModelCheckpoint):
+        def on_epoch_end(self, trainer, epoch, logs):
+            before = self.best
+            super().on_epoch_end(trainer, epoch, logs)
+            seen.append((epoch, None if self.best == before else self.best))
+
+    stop = EarlyStopping(monitor="val_loss", patience=0)
+    hist = fit(model, (x, y), loss="cross_entropy",
+                  optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=4, batch_size=16,
+                  val=(x, y), eval_every=2, callbacks=[Spy(tmp_path, save_last=False), stop],
+                  verbose=0)
+    val = hist["val_loss"]
+    # epochs 1 and 3 (0-based 0, 2) have no validation: best never changes there
+    assert seen[0] == (0, None) and seen[2][1] is None
+    assert seen[1][1] == pytest.approx(val[1])
+    assert stop.stopped_epoch is None or stop.stopped_epoch % 2 == 1
