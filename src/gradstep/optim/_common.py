@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from gradstep.optim.optimizer import _check_nonneg
+from gradstep.optim.optimizer import _check_nonneg, _check_unit
 
 __all__ = ["effective_grad", "check_compat_flags", "check_pair", "lerp_"]
 
@@ -73,3 +73,21 @@ def check_pair(name: str, key: str, value: Any) -> tuple[float, float]:
     for i, v in enumerate(value):
         _check_nonneg(name, f"{key}[{i}]", v)
     return float(value[0]), float(value[1])
+
+
+def check_betas(name: str, group: dict[str, Any]) -> None:
+    """``group["betas"]`` is a pair in [0, 1) x [0, 1) (stored as a tuple)."""
+    betas = group["betas"]
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+    _check_unit(name, "betas[0]", betas[0])
+    _check_unit(name, "betas[1]", betas[1])
+    group["betas"] = tuple(betas)
+
+
+def check_adam_group(name: str, group: dict[str, Any], nonneg: tuple[str, ...] = ()) -> None:
+    """The checks every Adam-family group shares: ``lr``, ``eps``, ``weight_decay`` (and the
+    keys in ``nonneg``) are non-negative numbers and ``betas`` a pair in [0, 1)."""
+    for k in ("lr", "eps", "weight_decay", *nonneg):
+        _check_nonneg(name, k, group[k])
+    check_betas(name, group)

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from gradstep.optim._common import check_compat_flags
+from gradstep.optim._common import check_adam_group, check_compat_flags
 from gradstep.optim._kernels import axpy, elementwise, run_fused, scal
-from gradstep.optim.optimizer import Alloc, Optimizer, _check_nonneg, _check_unit
+from gradstep.optim.optimizer import Alloc, Optimizer
 
 __all__ = ["Adam", "AdamW", "adam_update"]
 
@@ -167,14 +167,7 @@ class Adam(Optimizer):
             self.flatten()
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        name = type(self).__name__
-        for k in ("lr", "eps", "weight_decay"):
-            _check_nonneg(name, k, group[k])
-        betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
-        _check_unit(name, "betas[0]", betas[0])
-        _check_unit(name, "betas[1]", betas[1])
+        check_adam_group(type(self).__name__, group)
 
     def _update(
         self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray, state: dict[str, Any],

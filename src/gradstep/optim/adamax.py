@@ -7,11 +7,16 @@ from typing import Any
 
 import numpy as np
 
-from gradstep.optim._common import check_compat_flags, effective_grad, lerp_
+from gradstep.optim._common import (
+    check_adam_group,
+    check_compat_flags,
+    effective_grad,
+    lerp_,
+)
 from gradstep.optim._kernels import elementwise
-from gradstep.optim.optimizer import Alloc, Optimizer, _check_nonneg, _check_unit
+from gradstep.optim.optimizer import Alloc, Optimizer
 
-__all__ = ["Adamax", "adamax_update", "check_betas"]
+__all__ = ["Adamax", "adamax_update"]
 
 
 def adamax_update(
@@ -61,16 +66,6 @@ def adamax_update(
     np.add(param, t1, out=param)
 
 
-def check_betas(name: str, group: dict[str, Any]) -> None:
-    """``group["betas"]`` is a pair in [0, 1) x [0, 1) (stored as a tuple)."""
-    betas = group["betas"]
-    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-        raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
-    _check_unit(name, "betas[0]", betas[0])
-    _check_unit(name, "betas[1]", betas[1])
-    group["betas"] = tuple(betas)
-
-
 class Adamax(Optimizer):
     r"""Adamax (Kingma & Ba 2015, section 7.1); PyTorch semantics (``torch.optim.Adamax``).
 
@@ -113,10 +108,7 @@ class Adamax(Optimizer):
             self.flatten()
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        name = type(self).__name__
-        for k in ("lr", "eps", "weight_decay"):
-            _check_nonneg(name, k, group[k])
-        check_betas(name, group)
+        check_adam_group(type(self).__name__, group)
 
     def _update(
         self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray, state: dict[str, Any],

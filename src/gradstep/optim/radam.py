@@ -7,10 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from gradstep.optim._common import check_compat_flags, effective_grad, lerp_
+from gradstep.optim._common import (
+    check_adam_group,
+    check_compat_flags,
+    effective_grad,
+    lerp_,
+)
 from gradstep.optim._kernels import elementwise
-from gradstep.optim.adamax import check_betas
-from gradstep.optim.optimizer import Alloc, Optimizer, _check_nonneg
+from gradstep.optim.optimizer import Alloc, Optimizer
 
 __all__ = ["RAdam", "radam_update", "radam_rectification"]
 
@@ -141,10 +145,7 @@ class RAdam(Optimizer):
             self.flatten()
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        name = type(self).__name__
-        for k in ("lr", "eps", "weight_decay"):
-            _check_nonneg(name, k, group[k])
-        check_betas(name, group)
+        check_adam_group(type(self).__name__, group)
 
     def _update(
         self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
