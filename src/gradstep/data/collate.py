@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gradstep.tensor import Tensor
+from gradstep.tensor import Tensor, _plain
 
 __all__ = ["default_collate", "default_convert", "as_batch_tensors"]
 
@@ -25,6 +25,8 @@ _ERR = (
 
 
 def _wrap(arr: np.ndarray) -> Tensor:
+    if arr.dtype.kind in "biuf":  # as Tensor(arr, dtype=arr.dtype), without its checks
+        return _plain(arr)
     return Tensor(arr, dtype=arr.dtype)
 
 

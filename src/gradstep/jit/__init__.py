@@ -30,12 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from gradstep.jit._loss_backward import LossBackward
 from gradstep.jit._plan import Plan, Unsupported, build
 from gradstep.jit._trace import Recorder
 from gradstep.nn.module import Module
 from gradstep.tensor import Tensor
 
-__all__ = ["compile", "compile_step", "CompiledStep"]
+__all__ = ["compile", "compile_step", "CompiledStep", "LossBackward"]
 
 
 def _signature(args: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -10,6 +10,7 @@ gradient buffers (no zeroing pass: a plan only exists for steps whose gradients 
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -21,15 +22,29 @@ __all__ = ["Kernel", "LinearK", "ReLUK", "TanhK", "SigmoidK", "DropoutK", "Resha
            "IdentityK", "MSEK", "CrossEntropyK", "grad_buffer"]
 
 
+def _held_by_dict_only() -> int:
+    d = {0: np.empty(1)}
+    g = d[0]
+    return sys.getrefcount(g)
+
+
+_DICT_ONLY = _held_by_dict_only()  # the count of an array held by a dict and one local name
+
+
 def grad_buffer(p: Tensor, own: dict[int, np.ndarray]) -> np.ndarray:
     """The array to write ``p``'s gradient into: its current gradient buffer when it fits,
-    else one the plan owns (installed as ``p._grad``)."""
+    else one the plan owns (installed as ``p._grad``).
+
+    After ``zero_grad()`` (gradients set to None) the plan's own buffer is reused only when
+    nothing outside the plan still holds it: a gradient kept from an earlier step (as
+    ``p.grad``) is never overwritten, as in eager, where every step's gradient is new.
+    """
     g = p._grad
     if g is None or g.shape != p._data.shape or g.dtype != p._data.dtype or not (
         g.flags.writeable
     ):
         g = own.get(id(p))
-        if g is None:
+        if g is None or sys.getrefcount(g) > _DICT_ONLY:
             g = own[id(p)] = np.empty_like(p._data)
         p._grad = g
     return g
@@ -192,14 +207,23 @@ class MSEK:
         one = np.ones((), dtype=dt)  # the engine's seed gradient
         self.scale = (2 * one / self.n if self.mean else 2 * one).astype(dt, copy=False)
 
-    def run(self, x: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def run(self, x: np.ndarray, target: np.ndarray,
+            seed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Loss value and input gradient; ``seed`` is the gradient of the objective with
+        respect to the loss (None: 1), scaled exactly as eager's backward scales it."""
         if target.dtype != self.dt:
             np.copyto(self.t, target, casting="unsafe")
             target = self.t
         d = np.subtract(x, target, out=self.d)
         sq = np.multiply(d, d, out=self.sq)
         loss = np.asarray(sq.sum() / (self.n if self.mean else 1), dtype=self.dt)
-        return loss, np.multiply(d, self.scale, out=d)
+        if seed is None:
+            scale = self.scale
+        elif self.mean:
+            scale = (2 * seed / self.n).astype(self.dt, copy=False)
+        else:
+            scale = (2 * seed).astype(self.dt, copy=False)
+        return loss, np.multiply(d, scale, out=d)
 
 
 class CrossEntropyK:
@@ -227,7 +251,9 @@ class CrossEntropyK:
                 return None  # eager raises the error
         return t
 
-    def run(self, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def run(self, x: np.ndarray, t: np.ndarray,
+            seed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Loss value and logit gradient (``seed`` as in :meth:`MSEK.run`)."""
         np.maximum.reduce(x, axis=1, keepdims=True, out=self.mx)
         sh = np.subtract(x, self.mx, out=self.sh)
         ex = np.exp(sh, out=self.ex)
@@ -241,6 +267,8 @@ class CrossEntropyK:
             loss = np.asarray(total, dtype=self.dt)
         gm = np.divide(ex, se, out=ex)
         gm[self.rows, t] -= 1
-        if self.mean:
+        if seed is not None:  # eager's scale: seed / N ('mean') or the seed ('sum')
+            gm *= seed / self.denom if self.mean else seed
+        elif self.mean:
             gm *= self.scale
         return loss, gm

@@ -44,6 +44,7 @@ class Plan:
     returns: Any  # "none", "loss", or a tuple of "loss"/"out"
     ignore_index: int = -100
     configs: tuple[tuple[Any, str, Any], ...] = ()  # (module, attribute, traced value)
+    out: Any = None  # an array of the model output's shape and dtype (not the buffer)
 
     def valid(self) -> bool:
         """The parameters, their flags and the modules' settings are those traced."""
@@ -56,27 +57,40 @@ class Plan:
                 return False
         return True
 
+    def forward_backward(self, x: np.ndarray, y: np.ndarray, seed: Any = None
+                         ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Forward, loss and backward on arrays of the traced shapes and dtypes: returns the
+        loss (a 0-d array) and the model's output (a buffer of the plan, valid until the next
+        call), or None when eager must run this call (nothing was computed then).
+        ``seed``: the gradient of the objective with respect to the loss (None: 1)."""
+        loss_k = self.loss
+        if isinstance(loss_k, K.CrossEntropyK):
+            t = loss_k.targets(y, self.ignore_index)
+            if t is None:
+                return None
+            y = t
+        if seed is not None:
+            seed = np.asarray(seed, dtype=loss_k.dt)  # as backward() converts it
+        h = x
+        for k in self.kernels:
+            h = k.fwd(h)
+        loss, g = loss_k.run(h, y, seed)
+        kernels = self.kernels
+        for i in range(len(kernels) - 1, -1, -1):
+            g = kernels[i].bwd(g, i > 0)  # type: ignore[assignment]
+        return loss, h
+
     def run(self, args: tuple[Any, ...]) -> Any:
         """One step; returns NotImplemented when this call must run eagerly."""
         x = array_of(args[self.x_arg])
         y = array_of(args[self.y_arg])
         if x is None or y is None:  # not arrays after all: run this call eagerly
             return NotImplemented
-        loss_k = self.loss
-        if isinstance(loss_k, K.CrossEntropyK):
-            t = loss_k.targets(y, self.ignore_index)
-            if t is None:
-                return NotImplemented
-            y = t
-        h = x
-        for k in self.kernels:
-            h = k.fwd(h)
-        out = h
-        loss, g = loss_k.run(out, y)
+        r = self.forward_backward(x, y)
+        if r is None:
+            return NotImplemented
+        loss, out = r
         out_copy = out.copy() if "out" in self.returns else None
-        last = len(self.kernels) - 1
-        for i in range(last, -1, -1):
-            g = self.kernels[i].bwd(g, i > 0)  # type: ignore[assignment]
         self.optimizer.step()
         return self._result(loss, out_copy)
 
@@ -144,8 +158,10 @@ def _returns(result: Any, loss: Tensor, out: Any) -> Any:
     )
 
 
-def check_record(rec: Record) -> None:
-    """Raise :class:`Unsupported` unless the record has the one supported step shape."""
+def check_record(rec: Record, mode: str = "step") -> None:
+    """Raise :class:`Unsupported` unless the record has the one supported step shape
+    (``mode="step"``: zero_grad, forward, loss, backward, optimizer step; ``"loss"``:
+    forward, loss and a backward seeded with a scalar, nothing else)."""
     if rec.value_reads:
         raise Unsupported(
             f"the step reads tensor values into Python ({', '.join(sorted(set(rec.value_reads)))}"
@@ -155,12 +171,20 @@ def check_record(rec: Record) -> None:
         raise Unsupported(rec.other_calls[0])
     if len(rec.backwards) != 1:
         raise Unsupported(f"the step calls backward {len(rec.backwards)} times (one supported)")
-    if len(rec.steps) != 1 or rec.steps[0][1] != 1:
-        raise Unsupported("the step must call optimizer.step() once, after backward()")
     bw = rec.backwards[0]
-    if bw.gradient is not None or bw.kwargs.get("_positional") or len(bw.kwargs) > 1:
+    if mode == "loss":
+        if rec.steps or rec.zeroed:
+            raise Unsupported("the loss function steps an optimizer or zeroes gradients")
+        seed = bw.gradient
+        if seed is not None and np.ndim(seed._data if isinstance(seed, Tensor) else seed):
+            raise Unsupported("backward() is seeded with a non-scalar gradient")
+    elif len(rec.steps) != 1 or rec.steps[0][1] != 1:
+        raise Unsupported("the step must call optimizer.step() once, after backward()")
+    if (mode == "step" and bw.gradient is not None) or bw.kwargs.get("_positional") or len(
+        bw.kwargs
+    ) > 1:
         raise Unsupported("backward() is called with arguments")
-    if 0 not in rec.zeroed or not bw.fresh:
+    if (mode == "step" and 0 not in rec.zeroed) or not bw.fresh:
         raise Unsupported(
             "the gradients were not zeroed before backward (they accumulate across calls)"
         )
@@ -168,9 +192,12 @@ def check_record(rec: Record) -> None:
         raise Unsupported("no model and loss module calls were recorded")
 
 
-def build(rec: Record, args: tuple[Any, ...], result: Any) -> Plan:
-    """The replay plan of a checked record (raises :class:`Unsupported`)."""
-    check_record(rec)
+def build(rec: Record, args: tuple[Any, ...], result: Any, mode: str = "step",
+          extra_configs: tuple[tuple[Any, str, Any], ...] = ()) -> Plan:
+    """The replay plan of a checked record (raises :class:`Unsupported`); ``mode`` as in
+    :func:`check_record` (``"loss"``: a plan for :meth:`Plan.forward_backward`, no
+    optimizer). ``extra_configs``: more settings the plan's validity depends on."""
+    check_record(rec, mode)
     bw = rec.backwards[0]
     *layers, loss_call = rec.calls
     loss = loss_call.out
@@ -197,12 +224,12 @@ def build(rec: Record, args: tuple[Any, ...], result: Any) -> Plan:
     if len({p._data.dtype for p in params} | {out.dtype}) != 1:
         raise Unsupported("parameters and activations of different dtypes")
     loss_k, ignore = _loss_kernel(loss_call, out, args[y_arg])
-    opt = rec.steps[0][0]
+    opt = rec.steps[0][0] if mode == "step" else None
     configs = tuple(s for c in rec.calls if not isinstance(c.module, nn.Linear)
-                    for s in settings(c.module))
+                    for s in settings(c.module)) + extra_configs
+    returns = _returns(result, loss, layers[-1].out) if mode == "step" else "loss"
     return Plan(kernels, loss_k, x_arg, y_arg, opt, params, [p._data for p in params],
-                [p.requires_grad for p in params], dropouts, _returns(result, loss, layers[-1].out),
-                ignore, configs)
+                [p.requires_grad for p in params], dropouts, returns, ignore, configs, out)
 
 
 def _chain(layers: list[Call], x: np.ndarray) -> tuple[list[K.Kernel], list[Any], np.ndarray]:

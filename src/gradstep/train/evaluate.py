@@ -108,6 +108,12 @@ class RunningSums:
         self.n = 0
         self.values = [0.0] * len(fns)
 
+    def add(self, loss: float, norm: float, out: np.ndarray, y: np.ndarray) -> None:
+        """One batch: its summed loss, its normaliser, and the metrics of its output."""
+        self.loss += loss
+        self.norm += norm
+        self.add_metrics(out, y)
+
     def add_metrics(self, out: np.ndarray, y: np.ndarray) -> None:
         n = len(y) if y.ndim else 1
         self.n += n
@@ -115,6 +121,11 @@ class RunningSums:
         for i, (_, fn) in enumerate(self.fns):
             if fn is _metrics.correct_count:
                 vals[i] += fn(out, y)
+            elif fn is _metrics.mae and out.shape == y.shape and out.size:
+                # mae's own arithmetic (float64 differences, NumPy's sum, / size) without
+                # its argument checks, which these arrays pass by construction
+                d = np.subtract(out, y, dtype=np.float64)
+                vals[i] += float(np.add.reduce(np.abs(d, out=d), axis=None) / d.size) * n
             else:
                 vals[i] += fn(out, y) * n
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from gradstep.callbacks import Callback
 from gradstep.errors import DivergenceError
+from gradstep.jit._loss_backward import TRACE
 from gradstep.nn.utils import clip_grad_norm_
 from gradstep.tensor import Tensor, no_grad
 from gradstep.train.evaluate import as_input, as_loader, evaluate_sums, prep_target, split_batch
@@ -83,35 +84,85 @@ class Trainer(TrainerState):
     # ---------------------------------------------------------------- step
     def _forward_backward(self, step: StepState) -> None:
         """Forward and backward passes of every batch of the step (summed losses, seeded
-        with ``1 / divisor`` of the group unless a hook set ``step.backward_scale``)."""
-        red, model, sums = self.loss, self.model, step.sums
-        scale = 0.0
+        with ``1 / divisor`` of the group unless a hook set ``step.backward_scale``).
+
+        The first batch of a step runs through the compiled plan when there is one (the
+        gradients were just reset, which a plan needs); its first call per signature is
+        traced, the rest are eager (they accumulate)."""
         norms: list[float] = []
-        seed: np.ndarray | None = None
         for i, (xb, yb) in enumerate(step.batches):
-            out = model(as_input(xb))
-            od = out._data
-            y = prep_target(od, yb)
-            if i == 0:  # the group's normaliser, from every batch's targets
-                norms = [red.normaliser(y, od.ndim)] + [
-                    red.normaliser(prep_target(od, b[1]), od.ndim) for b in step.batches[1:]]
-                step.normaliser = sum(norms)
-                d = red.divisor(step.normaliser)
-                scale = step.backward_scale if step.backward_scale is not None else (
-                    1.0 / d if d else 0.0)
-                if self.guard.reference is None:
-                    self._baseline(step, od, y)
-            loss = red.summed(out, y)
-            lv = float(loss._data)
-            if not math.isfinite(lv):
-                step.finite, step.bad_loss = False, lv
+            x = as_input(xb)
+            fb = self.compiled if i == 0 and self.guard.reference is not None else None
+            if fb is not None:
+                y_raw = yb._data if isinstance(yb, Tensor) else np.asarray(yb)
+                key = fb.key(x._data, y_raw)
+                plan = fb.lookup(key)
+                if plan is TRACE:
+                    rec = fb.recorder()
+                    with rec:
+                        done = self._eager_batch(step, i, x, yb, norms)
+                    fb.finish(key, rec.record, x, done[1], done[2], done[0])
+                    if not done[0]:
+                        return
+                    continue
+                if plan is not None:
+                    r = self._replay(plan, step, x, y_raw, norms)
+                    if r is not None:
+                        if not r:
+                            return
+                        fb.replays += 1
+                        continue
+            if not self._eager_batch(step, i, x, yb, norms)[0]:
                 return
-            if seed is None or seed.dtype != loss._data.dtype:
-                seed = np.asarray(scale, dtype=loss._data.dtype)
-            loss.backward(seed)
-            sums.loss += lv
-            sums.norm += norms[i]
-            sums.add_metrics(od, y)
+
+    def _seed(self, step: StepState, i: int, od: np.ndarray, y: np.ndarray,
+              norms: list[float]) -> np.ndarray:
+        """The backward seed of batch ``i`` (on the first batch: the group's normaliser and,
+        on the run's first step, the guard's baseline)."""
+        red = self.loss
+        if i == 0:  # the group's normaliser, from every batch's targets
+            norms[:] = [red.normaliser(y, od.ndim)] + [
+                red.normaliser(prep_target(od, b[1]), od.ndim) for b in step.batches[1:]]
+            step.normaliser = sum(norms)
+            if self.guard.reference is None:
+                self._baseline(step, od, y)
+        d = red.divisor(step.normaliser)
+        scale = step.backward_scale if step.backward_scale is not None else (
+            1.0 / d if d else 0.0)
+        return np.asarray(scale, dtype=od.dtype)
+
+    def _eager_batch(self, step: StepState, i: int, x: Tensor, yb: Any,
+                     norms: list[float]) -> tuple[bool, Any, Any]:
+        """Batch ``i`` eagerly: (whether its loss was finite, the target array, the loss)."""
+        out = self.model(x)
+        od = out._data
+        y = prep_target(od, yb)
+        seed = self._seed(step, i, od, y, norms)
+        loss = self.loss.summed(out, y)
+        lv = float(loss._data)
+        if not math.isfinite(lv):
+            step.finite, step.bad_loss = False, lv
+            return False, y, loss
+        loss.backward(seed.astype(loss._data.dtype, copy=False))
+        step.sums.add(lv, norms[i], od, y)
+        return True, y, loss
+
+    def _replay(self, plan: Any, step: StepState, x: Tensor, y_raw: np.ndarray,
+                norms: list[float]) -> bool | None:
+        """The first batch through the compiled plan: whether its loss was finite, or None
+        when the plan declined the batch (nothing computed; eager runs it)."""
+        y = prep_target(plan.out, y_raw)
+        seed = self._seed(step, 0, plan.out, y, norms)
+        r = plan.forward_backward(x._data, y, seed)
+        if r is None:
+            return None
+        loss, od = r
+        lv = float(loss)
+        if not math.isfinite(lv):
+            step.finite, step.bad_loss = False, lv
+            return False
+        step.sums.add(lv, norms[0], od, y)
+        return True
 
     def _baseline(self, step: StepState, od: np.ndarray, y: np.ndarray) -> None:
         """The loss of an all-zero output on this batch (the guard's scale of the loss)."""
@@ -273,6 +324,7 @@ def fit(
     max_loss_ratio: float | None = 1e4,
     shuffle: bool = True,
     verbose: int = 1,
+    compile: bool = True,
 ) -> History:
     """Train ``model`` by gradient descent and return its :class:`History`.
 
@@ -336,6 +388,11 @@ def fit(
         shuffle: reshuffle the training data every epoch (when ``fit`` builds the loader).
         verbose: 0 silent; 1 a progress bar when stderr is a terminal and tqdm is
             installed, else one line per epoch; 2 one line per epoch.
+        compile: run each step's forward and backward pass through a compiled plan
+            (:mod:`gradstep.jit`: traced once per batch shape, replayed in preallocated
+            buffers, bit-identical to eager). Models and losses without compiled kernels,
+            and steps a plan cannot replay exactly, run eagerly by themselves; ``False``
+            always runs eagerly. ``Trainer.compiled.explain()`` tells which ran how.
 
     Returns:
         The :class:`History` (also with the epochs before a resume).
@@ -351,7 +408,7 @@ def fit(
         scheduler=scheduler, scheduler_interval=scheduler_interval, callbacks=callbacks,
         metrics=metrics, grad_clip=grad_clip, accumulate=accumulate,
         on_nonfinite=on_nonfinite, verbose=verbose, eval_every=eval_every,
-        max_loss_ratio=max_loss_ratio,
+        max_loss_ratio=max_loss_ratio, compile=compile,
     )
     for plugin in fit_plugins().values():
         cb = plugin(trainer)

@@ -15,6 +15,7 @@ import numpy as np
 from gradstep import checkpoint as _checkpoint
 from gradstep.callbacks import Callback, LRSchedulerCallback, ModelCheckpoint
 from gradstep.errors import CheckpointError, TrainingInterrupted
+from gradstep.jit._loss_backward import LossBackward
 from gradstep.tensor import Tensor
 from gradstep.train.evaluate import RunningSums, resolve_metrics
 from gradstep.train.guard import LossGuard
@@ -93,7 +94,10 @@ class TrainerState:
         files (a data-parallel plug-in sets it False on all but one process); resumed:
         whether the run was restored; handle_sigint: whether Ctrl-C is deferred to the
         end of the step (a plug-in that runs several processes turns it off); sums: the
-        running sums of the epoch; meta: extra values written into every checkpoint.
+        running sums of the epoch; meta: extra values written into every checkpoint;
+        compiled: the :class:`~gradstep.jit.LossBackward` running the forward and backward
+        passes (None with ``compile=False``; its ``explain()`` says which batch signatures
+        are replayed and why others run eagerly).
     """
 
     def __init__(
@@ -102,9 +106,11 @@ class TrainerState:
         callbacks: Sequence[Callback] = (), metrics: Any = None,
         grad_clip: float | None = None, accumulate: int = 1, on_nonfinite: str = "raise",
         verbose: int = 1, val_batch_size: int = 1024, eval_every: int = 1,
-        max_loss_ratio: float | None = 1e4,
+        max_loss_ratio: float | None = 1e4, compile: bool = True,
     ) -> None:
         _check_args(epochs, accumulate, grad_clip, on_nonfinite, optimizer, eval_every)
+        if not isinstance(compile, bool):
+            raise TypeError(f"fit: compile must be True or False, got {compile!r}")
         self.model, self.loader, self.val = model, loader, val
         self.optimizer, self.scheduler = optimizer, scheduler
         self.epochs, self.accumulate = int(epochs), int(accumulate)
@@ -141,6 +147,11 @@ class TrainerState:
         self._interrupted = False  # Ctrl-C seen: stop after the current step
         self.meta: dict[str, Any] = {}
         self._params = list(_parameters(model, optimizer))
+        # the compiled forward and backward pass (gradstep.jit), or None with compile=False
+        self.compiled: LossBackward | None = (
+            LossBackward(model, self.loss.summed)
+            if compile and hasattr(model, "modules") else None
+        )
         self._names = {id(p): n for n, p in getattr(model, "named_parameters", lambda: [])()}
 
     # ------------------------------------------------------------------ callbacks
