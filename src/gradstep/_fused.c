@@ -1,4 +1,5 @@
-/* gradstep._fused: single-pass optimizer updates for float32 and float64 arrays.
+/* gradstep._fused: single-pass optimizer updates and replay-kernel passes (see "replay
+ * kernels" below) for float32 and float64 arrays.
  *
  * Optional accelerator of gradstep.optim (see optim/_kernels.py): every function performs,
  * element by element, exactly the operations of the NumPy reference (optim/sgd.py
@@ -376,15 +377,358 @@ fused_adam(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* ------------------------------------------------------------------ replay kernels
+ *
+ * Elementwise passes of the compiled training step (gradstep.jit._kernels): each performs
+ * the operations of the kernel's NumPy calls in the same order, each rounded once to the
+ * dtype, so the results are bit-identical (NaN payloads and signed zeros included, see
+ * tests/jit/test_fused_kernels.py). exp/tanh/log and the reductions stay NumPy calls.
+ *
+ * Calling convention: every function returns True when it has done its work and False,
+ * having written nothing and with no exception set, when its arrays do not fit (not
+ * C-contiguous, not all float32 or all float64, not writable, sizes that do not match):
+ * the caller then runs its NumPy code, which gives the same result or raises the error.
+ * The GIL is released for loops of at least GIL_MIN elements (below that, the release costs
+ * more than the loop). */
+
+#define KMAX 4
+#define GIL_MIN 16384
+
+typedef struct {
+    Py_buffer v[KMAX];
+    int k;
+    char kind;
+    void *p[KMAX];
+    Py_ssize_t n[KMAX];
+} kbufs;
+
+static void
+kbufs_release(kbufs *b)
+{
+    for (int i = 0; i < b->k; i++)
+        PyBuffer_Release(&b->v[i]);
+    b->k = 0;
+}
+
+/* Acquire objs[0..k): all C-contiguous float32 or all float64; bit i of wmask: writable.
+ * Returns 1, or 0 (nothing held, no exception set) when they do not fit. */
+static int
+kbufs_get(kbufs *b, PyObject *const *objs, int k, int wmask)
+{
+    b->k = 0;
+    b->kind = 0;
+    for (int i = 0; i < k; i++) {
+        int flags = PyBUF_FORMAT | PyBUF_C_CONTIGUOUS | ((wmask >> i) & 1 ? PyBUF_WRITABLE : 0);
+        if (PyObject_GetBuffer(objs[i], &b->v[i], flags) < 0) {
+            PyErr_Clear();
+            goto no;
+        }
+        b->k = i + 1;
+        char kind = buffer_kind(&b->v[i]);
+        if (!kind || (b->kind && kind != b->kind))
+            goto no;
+        b->kind = kind;
+        b->p[i] = b->v[i].buf;
+        b->n[i] = b->v[i].len / b->v[i].itemsize;
+    }
+    return 1;
+no:
+    kbufs_release(b);
+    return 0;
+}
+
+/* The loops. T: the element type; every expression is written in the NumPy kernel's
+ * operation order (compiled with -ffp-contract=off: no fused multiply-add). */
+
+/* np.maximum(v, 0): NaN propagates (its bits kept), -0.0 gives +0.0 (NumPy's loops). */
+#define RELU(T, v) (((v) > (T)0 || (v) != (v)) ? (v) : (T)0)
+
+#define DEF_LOOPS(T, S)                                                                      \
+    static void bias_##S(T *o, const T *b, Py_ssize_t rows, Py_ssize_t c, int relu)           \
+    {                                                                                         \
+        for (Py_ssize_t r = 0; r < rows; r++, o += c) {                                       \
+            if (relu)                                                                         \
+                for (Py_ssize_t j = 0; j < c; j++) {                                          \
+                    T v = o[j] + b[j];                                                        \
+                    o[j] = RELU(T, v);                                                        \
+                }                                                                             \
+            else                                                                              \
+                for (Py_ssize_t j = 0; j < c; j++)                                            \
+                    o[j] = o[j] + b[j];                                                       \
+        }                                                                                     \
+    }                                                                                         \
+    static void relu_##S(const T *x, T *o, Py_ssize_t n)                                      \
+    {                                                                                         \
+        for (Py_ssize_t i = 0; i < n; i++) {                                                  \
+            T v = x[i];                                                                       \
+            o[i] = RELU(T, v);                                                                \
+        }                                                                                     \
+    }                                                                                         \
+    static void relu_bwd_##S(T *g, const T *o, Py_ssize_t n)                                  \
+    {                                                                                         \
+        for (Py_ssize_t i = 0; i < n; i++)                                                    \
+            g[i] = g[i] * (o[i] > (T)0 ? (T)1 : (T)0);                                        \
+    }                                                                                         \
+    static void tanh_bwd_##S(T *g, const T *o, Py_ssize_t n)                                  \
+    {                                                                                         \
+        for (Py_ssize_t i = 0; i < n; i++)                                                    \
+            g[i] = g[i] * ((T)1 - o[i] * o[i]);                                               \
+    }                                                                                         \
+    static void sigmoid_bwd_##S(T *g, const T *o, Py_ssize_t n)                               \
+    {                                                                                         \
+        for (Py_ssize_t i = 0; i < n; i++)                                                    \
+            g[i] = (g[i] * o[i]) * ((T)1 - o[i]);                                             \
+    }                                                                                         \
+    static void neg_abs_##S(const T *x, T *e, Py_ssize_t n)                                   \
+    {                                                                                         \
+        for (Py_ssize_t i = 0; i < n; i++)                                                    \
+            e[i] = -FABS_##S(x[i]);                                                           \
+    }                                                                                         \
+    static void sigmoid_sel_##S(const T *x, const T *e, T *o, Py_ssize_t n)                   \
+    {                                                                                         \
+        for (Py_ssize_t i = 0; i < n; i++) {                                                  \
+            T d = (T)1 + e[i];                                                                \
+            o[i] = x[i] >= (T)0 ? (T)1 / d : e[i] / d;                                        \
+        }                                                                                     \
+    }                                                                                         \
+    static void mse_##S(const T *x, const T *t, T *d, T *sq, Py_ssize_t n, double scale)      \
+    {                                                                                         \
+        const T s = (T)scale;                                                                 \
+        for (Py_ssize_t i = 0; i < n; i++) {                                                  \
+            T v = x[i] - t[i];                                                                \
+            sq[i] = v * v;                                                                    \
+            d[i] = v * s;                                                                     \
+        }                                                                                     \
+    }                                                                                         \
+    static void ce_grad_##S(T *ex, const T *se, const Py_ssize_t *t, Py_ssize_t m,           \
+                            Py_ssize_t c, int scaled, double scale)                           \
+    {                                                                                         \
+        const T s = (T)scale;                                                                 \
+        for (Py_ssize_t r = 0; r < m; r++, ex += c) {                                         \
+            const T den = se[r];                                                              \
+            for (Py_ssize_t j = 0; j < c; j++)                                                \
+                ex[j] = ex[j] / den;                                                          \
+            ex[t[r]] = ex[t[r]] - (T)1;                                                       \
+            if (scaled)                                                                       \
+                for (Py_ssize_t j = 0; j < c; j++)                                            \
+                    ex[j] = ex[j] * s;                                                        \
+        }                                                                                     \
+    }
+
+#define FABS_f32 fabsf
+#define FABS_f64 fabs
+DEF_LOOPS(float, f32)
+DEF_LOOPS(double, f64)
+
+#define RUN(n, call)                                                                         \
+    do {                                                                                      \
+        if ((n) >= GIL_MIN) {                                                                 \
+            Py_BEGIN_ALLOW_THREADS                                                            \
+            call;                                                                             \
+            Py_END_ALLOW_THREADS                                                              \
+        } else {                                                                              \
+            call;                                                                             \
+        }                                                                                     \
+    } while (0)
+
+static int
+nargs_is(const char *name, Py_ssize_t nargs, Py_ssize_t want)
+{
+    if (nargs == want)
+        return 1;
+    PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments (%zd given)", name, want, nargs);
+    return 0;
+}
+
+/* Two arrays of one size: g (updated) and o, or x and o (written). */
+#define UNARY(NAME, WMASK, F32, F64)                                                         \
+    static PyObject *fused_##NAME(PyObject *self, PyObject *const *args, Py_ssize_t nargs)   \
+    {                                                                                         \
+        (void)self;                                                                           \
+        if (!nargs_is(#NAME, nargs, 2))                                                       \
+            return NULL;                                                                      \
+        kbufs b;                                                                              \
+        if (!kbufs_get(&b, args, 2, WMASK))                                                   \
+            Py_RETURN_FALSE;                                                                  \
+        Py_ssize_t n = b.n[0];                                                                \
+        if (b.n[1] != n) {                                                                    \
+            kbufs_release(&b);                                                                \
+            Py_RETURN_FALSE;                                                                  \
+        }                                                                                     \
+        if (b.kind == 'f')                                                                    \
+            RUN(n, F32(b.p[0], b.p[1], n));                                                   \
+        else                                                                                  \
+            RUN(n, F64(b.p[0], b.p[1], n));                                                   \
+        kbufs_release(&b);                                                                    \
+        Py_RETURN_TRUE;                                                                       \
+    }
+
+UNARY(relu, 2, relu_f32, relu_f64)
+UNARY(relu_bwd, 1, relu_bwd_f32, relu_bwd_f64)
+UNARY(tanh_bwd, 1, tanh_bwd_f32, tanh_bwd_f64)
+UNARY(sigmoid_bwd, 1, sigmoid_bwd_f32, sigmoid_bwd_f64)
+UNARY(neg_abs, 2, neg_abs_f32, neg_abs_f64)
+
+PyDoc_STRVAR(relu_doc, "relu(x, out) -> bool\n--\n\nout = np.maximum(x, 0).");
+PyDoc_STRVAR(relu_bwd_doc, "relu_bwd(g, o) -> bool\n--\n\ng = g * (o > 0), in place.");
+PyDoc_STRVAR(tanh_bwd_doc, "tanh_bwd(g, o) -> bool\n--\n\ng = g * (1 - o * o), in place.");
+PyDoc_STRVAR(sigmoid_bwd_doc,
+"sigmoid_bwd(g, o) -> bool\n--\n\ng = (g * o) * (1 - o), in place.");
+PyDoc_STRVAR(neg_abs_doc, "neg_abs(x, e) -> bool\n--\n\ne = -np.abs(x).");
+
+PyDoc_STRVAR(bias_doc,
+"bias(out, b, relu) -> bool\n--\n\n"
+"out += b (b: one row, broadcast over the rows of out), then out = np.maximum(out, 0)\n"
+"when relu is true; in one pass, in place.");
+
+static PyObject *
+fused_bias(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (!nargs_is("bias", nargs, 3))
+        return NULL;
+    int relu = PyObject_IsTrue(args[2]);
+    if (relu < 0)
+        return NULL;
+    kbufs b;
+    if (!kbufs_get(&b, args, 2, 1))
+        Py_RETURN_FALSE;
+    Py_ssize_t n = b.n[0], c = b.n[1];
+    if (c == 0 ? n != 0 : n % c != 0) {
+        kbufs_release(&b);
+        Py_RETURN_FALSE;
+    }
+    Py_ssize_t rows = c ? n / c : 0;
+    if (b.kind == 'f')
+        RUN(n, bias_f32(b.p[0], b.p[1], rows, c, relu));
+    else
+        RUN(n, bias_f64(b.p[0], b.p[1], rows, c, relu));
+    kbufs_release(&b);
+    Py_RETURN_TRUE;
+}
+
+PyDoc_STRVAR(sigmoid_sel_doc,
+"sigmoid_sel(x, e, out) -> bool\n--\n\n"
+"With e = exp(-|x|): out = 1 / (1 + e) where x >= 0, else e / (1 + e).");
+
+static PyObject *
+fused_sigmoid_sel(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (!nargs_is("sigmoid_sel", nargs, 3))
+        return NULL;
+    kbufs b;
+    if (!kbufs_get(&b, args, 3, 4))
+        Py_RETURN_FALSE;
+    Py_ssize_t n = b.n[0];
+    if (b.n[1] != n || b.n[2] != n) {
+        kbufs_release(&b);
+        Py_RETURN_FALSE;
+    }
+    if (b.kind == 'f')
+        RUN(n, sigmoid_sel_f32(b.p[0], b.p[1], b.p[2], n));
+    else
+        RUN(n, sigmoid_sel_f64(b.p[0], b.p[1], b.p[2], n));
+    kbufs_release(&b);
+    Py_RETURN_TRUE;
+}
+
+PyDoc_STRVAR(mse_doc,
+"mse(x, t, d, sq, scale) -> bool\n--\n\n"
+"d = x - t; sq = d * d; d = d * scale (scale rounded to the dtype), in one pass.");
+
+static PyObject *
+fused_mse(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (!nargs_is("mse", nargs, 5))
+        return NULL;
+    double scale = PyFloat_AsDouble(args[4]);
+    if (scale == -1.0 && PyErr_Occurred())
+        return NULL;
+    kbufs b;
+    if (!kbufs_get(&b, args, 4, 4 | 8))
+        Py_RETURN_FALSE;
+    Py_ssize_t n = b.n[0];
+    if (b.n[1] != n || b.n[2] != n || b.n[3] != n) {
+        kbufs_release(&b);
+        Py_RETURN_FALSE;
+    }
+    if (b.kind == 'f')
+        RUN(n, mse_f32(b.p[0], b.p[1], b.p[2], b.p[3], n, scale));
+    else
+        RUN(n, mse_f64(b.p[0], b.p[1], b.p[2], b.p[3], n, scale));
+    kbufs_release(&b);
+    Py_RETURN_TRUE;
+}
+
+PyDoc_STRVAR(ce_grad_doc,
+"ce_grad(ex, se, t, scale) -> bool\n--\n\n"
+"Cross-entropy logit gradient in place in ex (m x c): ex = ex / se (se: m row sums);\n"
+"ex[r, t[r]] -= 1 (t: m intp class indices in [0, c)); then ex *= scale unless scale\n"
+"is None.");
+
+static PyObject *
+fused_ce_grad(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (!nargs_is("ce_grad", nargs, 4))
+        return NULL;
+    int scaled = args[3] != Py_None;
+    double scale = 1.0;
+    if (scaled) {
+        scale = PyFloat_AsDouble(args[3]);
+        if (scale == -1.0 && PyErr_Occurred())
+            return NULL;
+    }
+    kbufs b;
+    if (!kbufs_get(&b, args, 2, 1))
+        Py_RETURN_FALSE;
+    Py_buffer tv;
+    if (PyObject_GetBuffer(args[2], &tv, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) {
+        PyErr_Clear();
+        kbufs_release(&b);
+        Py_RETURN_FALSE;
+    }
+    const char *f = tv.format ? tv.format : "B";
+    if (*f == '@' || *f == '=' || *f == '<')
+        f++;
+    Py_ssize_t m = b.n[1], n = b.n[0];
+    Py_ssize_t c = m ? n / m : 0;
+    const Py_ssize_t *t = (const Py_ssize_t *)tv.buf;
+    int ok = tv.itemsize == (Py_ssize_t)sizeof(Py_ssize_t) && f[1] == 0
+             && (f[0] == 'l' || f[0] == 'q' || f[0] == 'n')
+             && tv.len / tv.itemsize == m && (m ? n == m * c : n == 0);
+    for (Py_ssize_t r = 0; ok && r < m; r++)
+        ok = t[r] >= 0 && t[r] < c;
+    if (ok) {
+        if (b.kind == 'f')
+            RUN(n, ce_grad_f32(b.p[0], b.p[1], t, m, c, scaled, scale));
+        else
+            RUN(n, ce_grad_f64(b.p[0], b.p[1], t, m, c, scaled, scale));
+    }
+    PyBuffer_Release(&tv);
+    kbufs_release(&b);
+    if (ok)
+        Py_RETURN_TRUE;
+    Py_RETURN_FALSE;
+}
+
+#define KM(name) \
+    {#name, (PyCFunction)(void (*)(void))fused_##name, METH_FASTCALL, name##_doc}
+
 static PyMethodDef fused_methods[] = {
     {"sgd", (PyCFunction)(void (*)(void))fused_sgd, METH_FASTCALL, sgd_doc},
     {"adam", (PyCFunction)(void (*)(void))fused_adam, METH_FASTCALL, adam_doc},
+    KM(bias), KM(relu), KM(relu_bwd), KM(tanh_bwd), KM(sigmoid_bwd), KM(neg_abs),
+    KM(sigmoid_sel), KM(mse), KM(ce_grad),
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef fused_module = {
     PyModuleDef_HEAD_INIT, "gradstep._fused",
-    "Single-pass SGD and Adam updates, bit-identical to gradstep's NumPy kernels.", -1,
+    "Single-pass SGD and Adam updates and compiled-step passes, bit-identical to "
+    "gradstep's NumPy kernels.", -1,
     fused_methods, NULL, NULL, NULL, NULL,
 };
 

@@ -6,6 +6,14 @@ construction (a test compares the parameters after N steps). Forward buffers are
 the kernel; the gradient of its input is written into the incoming gradient's buffer where
 the shapes allow (in place), and parameter gradients straight into the parameters'
 gradient buffers (no zeroing pass: a plan only exists for steps whose gradients were fresh).
+
+Fused passes: when the C extension ``gradstep._fused`` is built and the optimizers' fused
+switch is on (``GRADSTEP_FUSED``, :func:`gradstep.optim._kernels.set_fused_enabled`), the
+activation, bias and loss kernels of float32/float64 steps replace runs of elementwise NumPy
+calls by one C pass doing the same operations in the same order (one rounding each), so the
+results are the same bits; a pass returns False on arrays it does not take (not
+C-contiguous, say) and the NumPy calls run instead. exp, tanh, log, matmul and the
+reductions always stay NumPy calls.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from gradstep.nn.functional.regularization import dropout_mask
+from gradstep.optim import _kernels as _optk
 from gradstep.tensor import Tensor
 
 __all__ = ["Kernel", "LinearK", "ReLUK", "TanhK", "SigmoidK", "DropoutK", "ReshapeK",
@@ -50,6 +59,14 @@ def grad_buffer(p: Tensor, own: dict[int, np.ndarray]) -> np.ndarray:
     return g
 
 
+_ON = _optk._FUSED_ON  # the fused switch shared with the optimizers (a one-item list)
+
+
+def _fused_mod(dt: np.dtype) -> Any:
+    """The C extension when it can run kernels of dtype ``dt`` (else None)."""
+    return _optk._FUSED_MOD if np.dtype(dt) in _optk._FUSED_DTYPES else None
+
+
 class Kernel:
     """A layer's forward and backward on fixed shapes. ``fwd`` returns the output buffer;
     ``bwd`` returns the input's gradient (or None when ``need`` is False)."""
@@ -73,12 +90,16 @@ class LinearK(Kernel):
         self.one = n == 1
         self.own = own
         self.x: np.ndarray = self.out
+        self.F = _fused_mod(dt)
 
     def fwd(self, x: np.ndarray) -> np.ndarray:
         self.x = x
         out = np.matmul(x, self.w._data.T, out=self.out)
-        if self.b is not None:
-            out += self.b._data
+        b = self.b
+        if b is not None:
+            F = self.F
+            if F is None or not _ON[0] or not F.bias(out, b._data, False):
+                out += b._data
         return out
 
     def bwd(self, g: np.ndarray, need: bool) -> np.ndarray | None:
@@ -103,12 +124,20 @@ class ReLUK(Kernel):
         self.out = None if inplace else np.empty(shape, dtype=dt)
         self.mask = np.empty(shape, dtype=bool)
         self.o: np.ndarray = self.mask
+        self.F = _fused_mod(dt)
 
     def fwd(self, x: np.ndarray) -> np.ndarray:
-        self.o = np.maximum(x, 0, out=x if self.out is None else self.out)
-        return self.o
+        o = x if self.out is None else self.out
+        F = self.F
+        if F is None or not _ON[0] or not F.relu(x, o):
+            np.maximum(x, 0, out=o)
+        self.o = o
+        return o
 
     def bwd(self, g: np.ndarray, need: bool) -> np.ndarray | None:
+        F = self.F
+        if F is not None and _ON[0] and F.relu_bwd(g, self.o):
+            return g
         np.greater(self.o, 0, out=self.mask)
         return np.multiply(g, self.mask, out=g)
 
@@ -120,12 +149,16 @@ class TanhK(Kernel):
         self.out = None if inplace else np.empty(shape, dtype=dt)
         self.t = np.empty(shape, dtype=dt)
         self.o: np.ndarray = self.t
+        self.F = _fused_mod(dt)
 
     def fwd(self, x: np.ndarray) -> np.ndarray:
         self.o = np.tanh(x, out=x if self.out is None else self.out)
         return self.o
 
     def bwd(self, g: np.ndarray, need: bool) -> np.ndarray | None:
+        F = self.F
+        if F is not None and _ON[0] and F.tanh_bwd(g, self.o):
+            return g
         t = np.multiply(self.o, self.o, out=self.t)
         np.subtract(1, t, out=t)
         return np.multiply(g, t, out=g)
@@ -140,12 +173,19 @@ class SigmoidK(Kernel):
         self.e = np.empty(shape, dtype=dt)
         self.d = np.empty(shape, dtype=dt)
         self.pos = np.empty(shape, dtype=bool)
+        self.F = _fused_mod(dt)
 
     def fwd(self, x: np.ndarray) -> np.ndarray:
         e, d, out = self.e, self.d, self.out
-        np.abs(x, out=e)
-        np.negative(e, out=e)
-        np.exp(e, out=e)
+        F = self.F
+        if F is not None and _ON[0] and F.neg_abs(x, e):
+            np.exp(e, out=e)
+            if F.sigmoid_sel(x, e, out):
+                return out
+        else:
+            np.abs(x, out=e)
+            np.negative(e, out=e)
+            np.exp(e, out=e)
         np.add(1, e, out=d)
         np.divide(e, d, out=out)  # e / (1 + e) where x < 0
         np.divide(1, d, out=d)  # 1 / (1 + e) where x >= 0
@@ -154,6 +194,9 @@ class SigmoidK(Kernel):
         return out
 
     def bwd(self, g: np.ndarray, need: bool) -> np.ndarray | None:
+        F = self.F
+        if F is not None and _ON[0] and F.sigmoid_bwd(g, self.out):
+            return g
         t = np.multiply(g, self.out, out=self.e)
         s = np.subtract(1, self.out, out=self.d)
         return np.multiply(t, s, out=g)
@@ -206,6 +249,7 @@ class MSEK:
         self.n = int(np.prod(shape))
         one = np.ones((), dtype=dt)  # the engine's seed gradient
         self.scale = (2 * one / self.n if self.mean else 2 * one).astype(dt, copy=False)
+        self.F = _fused_mod(dt)
 
     def run(self, x: np.ndarray, target: np.ndarray,
             seed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -214,15 +258,19 @@ class MSEK:
         if target.dtype != self.dt:
             np.copyto(self.t, target, casting="unsafe")
             target = self.t
-        d = np.subtract(x, target, out=self.d)
-        sq = np.multiply(d, d, out=self.sq)
-        loss = np.asarray(sq.sum() / (self.n if self.mean else 1), dtype=self.dt)
         if seed is None:
             scale = self.scale
         elif self.mean:
             scale = (2 * seed / self.n).astype(self.dt, copy=False)
         else:
             scale = (2 * seed).astype(self.dt, copy=False)
+        F, d, sq = self.F, self.d, self.sq
+        if F is not None and _ON[0] and F.mse(x, target, d, sq, float(scale)):
+            # d = x - target; sq = d * d; d *= scale in one pass (the sum stays NumPy's)
+            return np.asarray(sq.sum() / (self.n if self.mean else 1), dtype=self.dt), d
+        np.subtract(x, target, out=d)
+        np.multiply(d, d, out=sq)
+        loss = np.asarray(sq.sum() / (self.n if self.mean else 1), dtype=self.dt)
         return loss, np.multiply(d, scale, out=d)
 
 
@@ -239,6 +287,7 @@ class CrossEntropyK:
         self.rows = np.arange(m)
         self.denom = float(m)
         self.scale = np.ones((), dtype=dt) / self.denom
+        self.F = _fused_mod(dt)
 
     def targets(self, target: np.ndarray, ignore_index: int) -> np.ndarray | None:
         """The targets as indices; None when the eager fast path would not take them."""
@@ -265,6 +314,15 @@ class CrossEntropyK:
                 loss = np.asarray(total / self.denom, dtype=self.dt)
         else:
             loss = np.asarray(total, dtype=self.dt)
+        F = self.F
+        if F is not None and _ON[0]:
+            # ex / se, minus 1 at the targets, times the scale, in one pass over the rows
+            if seed is not None:
+                sc: float | None = float(seed / self.denom if self.mean else seed)
+            else:
+                sc = float(self.scale) if self.mean else None
+            if F.ce_grad(ex, se, t, sc):
+                return loss, ex
         gm = np.divide(ex, se, out=ex)
         gm[self.rows, t] -= 1
         if seed is not None:  # eager's scale: seed / N ('mean') or the seed ('sum')
