@@ -457,6 +457,14 @@ no:
                     o[j] = o[j] + b[j];                                                       \
         }                                                                                     \
     }                                                                                         \
+    static void bias_grad_##S(const T *g, T *o, Py_ssize_t rows, Py_ssize_t c)                \
+    {                                                                                         \
+        for (Py_ssize_t j = 0; j < c; j++)                                                    \
+            o[j] = (T)0;                                                                      \
+        for (Py_ssize_t r = 0; r < rows; r++, g += c)                                         \
+            for (Py_ssize_t j = 0; j < c; j++)                                                \
+                o[j] = o[j] + g[j];                                                           \
+    }                                                                                         \
     static void relu_##S(const T *x, T *o, Py_ssize_t n)                                      \
     {                                                                                         \
         for (Py_ssize_t i = 0; i < n; i++) {                                                  \
@@ -607,6 +615,35 @@ fused_bias(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_TRUE;
 }
 
+PyDoc_STRVAR(bias_grad_doc,
+"bias_grad(g, out) -> bool\n--\n\n"
+"out = np.add.reduce(g, axis=0) for g of shape (rows, c), c = out.size >= 2: NumPy reduces\n"
+"axis 0 of a C-contiguous array row by row, from its identity 0.0 (out = 0; out += g[0];\n"
+"out += g[1]; ...), which this loop repeats. c == 1 is declined (NumPy sums one\n"
+"contiguous column pairwise).");
+
+static PyObject *
+fused_bias_grad(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (!nargs_is("bias_grad", nargs, 2))
+        return NULL;
+    kbufs b;
+    if (!kbufs_get(&b, args, 2, 2))
+        Py_RETURN_FALSE;
+    Py_ssize_t n = b.n[0], c = b.n[1];
+    if (c < 2 || n % c != 0) {
+        kbufs_release(&b);
+        Py_RETURN_FALSE;
+    }
+    if (b.kind == 'f')
+        RUN(n, bias_grad_f32(b.p[0], b.p[1], n / c, c));
+    else
+        RUN(n, bias_grad_f64(b.p[0], b.p[1], n / c, c));
+    kbufs_release(&b);
+    Py_RETURN_TRUE;
+}
+
 PyDoc_STRVAR(sigmoid_sel_doc,
 "sigmoid_sel(x, e, out) -> bool\n--\n\n"
 "With e = exp(-|x|): out = 1 / (1 + e) where x >= 0, else e / (1 + e).");
@@ -720,7 +757,7 @@ fused_ce_grad(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 static PyMethodDef fused_methods[] = {
     {"sgd", (PyCFunction)(void (*)(void))fused_sgd, METH_FASTCALL, sgd_doc},
     {"adam", (PyCFunction)(void (*)(void))fused_adam, METH_FASTCALL, adam_doc},
-    KM(bias), KM(relu), KM(relu_bwd), KM(tanh_bwd), KM(sigmoid_bwd), KM(neg_abs),
+    KM(bias), KM(bias_grad), KM(relu), KM(relu_bwd), KM(tanh_bwd), KM(sigmoid_bwd), KM(neg_abs),
     KM(sigmoid_sel), KM(mse), KM(ce_grad),
     {NULL, NULL, 0, NULL},
 };

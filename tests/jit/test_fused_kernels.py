@@ -96,6 +96,28 @@ def test_relu_and_bias(dt: Any, shape: tuple[int, int]) -> None:
     assert_same_bits(inplace, np.maximum(x, 0))
 
 
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("rows", [0, 1, 2, 3, 7, 8, 9, 10, 16, 17, 100, 128, 129, 257, 1000,
+                                  4097, 20000])
+@pytest.mark.parametrize("c", [1, 2, 3, 5, 8, 10, 16, 17, 30, 33, 100])
+def test_bias_grad_is_numpys_axis0_reduction(dt: Any, rows: int, c: int) -> None:
+    # values spread over 40 binades, so that any other summation order shows
+    r = np.random.default_rng(rows * 1000 + c)
+    g = (r.standard_normal((rows, c)) * np.exp(r.uniform(-20, 20, (rows, c)))).astype(dt)
+    g[r.random((rows, c)) < 0.05] = -0.0
+    if rows < 50:  # and some infinities, NaNs and subnormals
+        m = r.random((rows, c)) < 0.1
+        g[m] = special((rows, c), dt, 19, frac=1.0)[m]
+    ref = np.empty(c, dtype=dt)
+    np.add.reduce(g, axis=0, out=ref)
+    got = np.full(c, 7.0, dtype=dt)
+    if c == 1:
+        assert F.bias_grad(g, got) is False  # one column: NumPy sums it pairwise
+        return
+    assert F.bias_grad(g, got) is True
+    assert_same_bits(got, ref)
+
+
 @pytest.mark.parametrize("dt,shape", CASES)
 def test_one_nan_operand_keeps_its_bits(dt: Any, shape: tuple[int, int]) -> None:
     x = special(shape, dt, 17)  # NaNs of both signs and two payloads

@@ -111,7 +111,10 @@ class LinearK(Kernel):
             else:
                 np.matmul(g.T, self.x, out=gw)
         if b is not None and b.requires_grad:
-            np.add.reduce(g, axis=0, out=grad_buffer(b, self.own))
+            gb = grad_buffer(b, self.own)
+            F = self.F
+            if F is None or not _ON[0] or not F.bias_grad(g, gb):
+                np.add.reduce(g, axis=0, out=gb)
         if not need:
             return None
         return np.matmul(g, w._data, out=self.gx)
