@@ -241,3 +241,34 @@ def test_nonfinite_loss_in_a_replayed_step_raises_divergence() -> None:
     with pytest.raises(gs.errors.DivergenceError, match="step 5"):
         gs.fit(model, (x, y), optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=1,
                batch_size=8, verbose=0, shuffle=False)
+
+
+@pytest.mark.parametrize("opt", ["sgd", "nesterov_flat"])
+@pytest.mark.parametrize("accumulate", [1, 2])
+def test_batches_the_plan_declines_run_eagerly_on_reset_gradients(opt: str,
+                                                                  accumulate: int) -> None:
+    # an ignored target sends a batch to cross_entropy's general path, which the plan does
+    # not replay: that batch runs eagerly, after the last step's gradients were reset
+    def run(compile: bool) -> tuple[Any, ...]:
+        model = _model(np.float64)
+        ps = list(model.parameters())
+        o = (optim.SGD(ps, lr=0.1, momentum=0.9) if opt == "sgd" else
+             optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, flat=True))
+        x, y = _data(np.float64, "ce", n=48)
+        y[[20, 21, 40]] = -100
+        grab = Grab()
+        h = gs.fit(model, (x, y), optimizer=o, epochs=2, batch_size=8, verbose=0,
+                   accumulate=accumulate, shuffle=False, compile=compile, callbacks=[grab])
+        return [p._data.copy() for p in ps], h, grab.trainer
+
+    a, b = run(True), run(False)
+    assert _same(a[0], b[0])
+    assert a[1].steps["loss"] == b[1].steps["loss"]
+    assert a[2].compiled.replays > 0
+
+
+def test_gradients_are_reset_when_fit_returns() -> None:
+    for opt in ("sgd", "nesterov_flat"):
+        _, _, t = _fit(True, opt=opt, batch_size=8)
+        for p in t.model.parameters():
+            assert p.grad is None or not p.grad._data.any()

@@ -86,34 +86,68 @@ class Trainer(TrainerState):
         """Forward and backward passes of every batch of the step (summed losses, seeded
         with ``1 / divisor`` of the group unless a hook set ``step.backward_scale``).
 
-        The first batch of a step runs through the compiled plan when there is one (the
-        gradients were just reset, which a plan needs); its first call per signature is
-        traced, the rest are eager (they accumulate)."""
+        The gradients of the previous step are reset first. The first batch of a step runs
+        through the compiled plan when there is one (a plan writes the gradients instead of
+        adding to them, so a flat optimizer's buffer needs no zero-fill first); its first
+        call per signature is traced; the other batches of a group run eagerly (they add)."""
         norms: list[float] = []
-        for i, (xb, yb) in enumerate(step.batches):
-            x = as_input(xb)
-            fb = self.compiled if i == 0 and self.guard.reference is not None else None
-            if fb is not None:
-                y_raw = yb._data if isinstance(yb, Tensor) else np.asarray(yb)
-                key = fb.key(x._data, y_raw)
-                plan = fb.lookup(key)
-                if plan is TRACE:
-                    rec = fb.recorder()
-                    with rec:
-                        done = self._eager_batch(step, i, x, yb, norms)
-                    fb.finish(key, rec.record, x, done[1], done[2], done[0])
-                    if not done[0]:
-                        return
-                    continue
-                if plan is not None:
-                    r = self._replay(plan, step, x, y_raw, norms)
-                    if r is not None:
-                        if not r:
-                            return
-                        fb.replays += 1
-                        continue
-            if not self._eager_batch(step, i, x, yb, norms)[0]:
+        first = 0
+        fb = self.compiled if self.guard.reference is not None else None
+        if fb is not None:
+            done = self._compiled_first(fb, step, norms)
+            if done is False:
                 return
+            first = 1 if done else 0
+        else:
+            self._reset_grads()
+        for i in range(first, len(step.batches)):
+            xb, yb = step.batches[i]
+            if not self._eager_batch(step, i, as_input(xb), yb, norms)[0]:
+                return
+
+    def _reset_grads(self, flat_plan: bool = False) -> None:
+        """``optimizer.zero_grad()`` when the last step's gradients are still there (not
+        when a plan is about to overwrite a flat optimizer's buffer: ``flat_plan``)."""
+        if self._grads_stale:
+            if flat_plan and getattr(self.optimizer, "flat", None) is not None:
+                return
+            self.optimizer.zero_grad()
+            self._grads_stale = False
+
+    def _compiled_first(self, fb: Any, step: StepState, norms: list[float]) -> bool | None:
+        """The first batch through the compiled pass: True when done, False when its loss
+        was not finite (the step stops), None when it was not run (eager runs it)."""
+        xb, yb = step.batches[0]
+        x = as_input(xb)
+        y_raw = yb._data if isinstance(yb, Tensor) else np.asarray(yb)
+        key = fb.key(x._data, y_raw)
+        plan = fb.lookup(key)
+        if plan is None:
+            self._reset_grads()
+            return None
+        if plan is TRACE:
+            self._reset_grads()
+            rec = fb.recorder()
+            with rec:
+                ok, y, loss = self._eager_batch(step, 0, x, yb, norms)
+            fb.finish(key, rec.record, x, y, loss, ok)
+            return ok
+        self._reset_grads(flat_plan=True)
+        y = prep_target(plan.out, y_raw)
+        seed = self._seed(step, 0, plan.out, y, norms)
+        r = plan.forward_backward(x._data, y, seed)
+        if r is None:  # the plan declined these values (nothing computed)
+            self._reset_grads()
+            return None
+        self._grads_stale = True
+        fb.replays += 1
+        loss, od = r
+        lv = float(loss)
+        if not math.isfinite(lv):
+            step.finite, step.bad_loss = False, lv
+            return False
+        step.sums.add(lv, norms[0], od, y)
+        return True
 
     def _seed(self, step: StepState, i: int, od: np.ndarray, y: np.ndarray,
               norms: list[float]) -> np.ndarray:
@@ -121,9 +155,10 @@ class Trainer(TrainerState):
         on the run's first step, the guard's baseline)."""
         red = self.loss
         if i == 0:  # the group's normaliser, from every batch's targets
-            norms[:] = [red.normaliser(y, od.ndim)] + [
-                red.normaliser(prep_target(od, b[1]), od.ndim) for b in step.batches[1:]]
-            step.normaliser = sum(norms)
+            norms[:] = [red.normaliser(y, od.ndim)]
+            for b in step.batches[1:]:
+                norms.append(red.normaliser(prep_target(od, b[1]), od.ndim))
+            step.normaliser = norms[0] if len(norms) == 1 else sum(norms)
             if self.guard.reference is None:
                 self._baseline(step, od, y)
         d = red.divisor(step.normaliser)
@@ -146,23 +181,6 @@ class Trainer(TrainerState):
         loss.backward(seed.astype(loss._data.dtype, copy=False))
         step.sums.add(lv, norms[i], od, y)
         return True, y, loss
-
-    def _replay(self, plan: Any, step: StepState, x: Tensor, y_raw: np.ndarray,
-                norms: list[float]) -> bool | None:
-        """The first batch through the compiled plan: whether its loss was finite, or None
-        when the plan declined the batch (nothing computed; eager runs it)."""
-        y = prep_target(plan.out, y_raw)
-        seed = self._seed(step, 0, plan.out, y, norms)
-        r = plan.forward_backward(x._data, y, seed)
-        if r is None:
-            return None
-        loss, od = r
-        lv = float(loss)
-        if not math.isfinite(lv):
-            step.finite, step.bad_loss = False, lv
-            return False
-        step.sums.add(lv, norms[0], od, y)
-        return True
 
     def _baseline(self, step: StepState, od: np.ndarray, y: np.ndarray) -> None:
         """The loss of an all-zero output on this batch (the guard's scale of the loss)."""
@@ -207,7 +225,7 @@ class Trainer(TrainerState):
         mean = step.loss if ok else math.nan
         if ok:
             self.sums.merge(step.sums)
-        self.optimizer.zero_grad()
+        self._grads_stale = True  # reset when the next step begins
         self.step += 1
         self.history.steps["loss"].append(mean)
         self.history.steps["lr"].append(lr)
@@ -283,6 +301,7 @@ class Trainer(TrainerState):
             for cb in self.callbacks:
                 cb.on_train_begin(self)
             self.optimizer.zero_grad()
+            self._grads_stale = False
             while self.epoch < self.epochs and not self.stop_training:
                 mid_epoch, t0 = self._begin_epoch(progress)
                 if not (mid_epoch and self._batches_done):
@@ -294,6 +313,7 @@ class Trainer(TrainerState):
                         self._check_interrupt()
                 logs = self._end_epoch(t0, progress)
                 self._check_interrupt()
+            self._reset_grads()  # as after every step before: fit leaves no gradients behind
         finally:
             restore_sigint()
             progress.close()

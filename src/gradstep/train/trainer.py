@@ -145,6 +145,7 @@ class TrainerState:
         self._loader_epoch: Any = None
         self._batches_done = False
         self._interrupted = False  # Ctrl-C seen: stop after the current step
+        self._grads_stale = False  # the last step's gradients await zero_grad()
         self.meta: dict[str, Any] = {}
         self._params = list(_parameters(model, optimizer))
         # the compiled forward and backward pass (gradstep.jit), or None with compile=False
@@ -333,6 +334,9 @@ class TrainerState:
         if not self._interrupted:
             return
         self._interrupted = False
+        if self._grads_stale:
+            self.optimizer.zero_grad()
+            self._grads_stale = False
         path = None
         dirs = [cb.dirpath for cb in self.callbacks if isinstance(cb, ModelCheckpoint)]
         if dirs and self.is_main:
