@@ -316,17 +316,24 @@ def test_guard_accumulating_gradients_run_eagerly() -> None:
 
 
 def test_conv_and_pool_run_eagerly_with_a_reason() -> None:
+    # Conv2d and MaxPool2d replay (tests/jit/test_compile_conv.py); a layer type without a
+    # kernel (LayerNorm) still runs eagerly, with the reason
     g = np.random.default_rng(0)
     model = nn.Sequential(
         nn.Conv2d(1, 2, 3, generator=g, dtype=np.float64), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(8, 3, generator=g, dtype=np.float64),
+        nn.LayerNorm([2, 2, 2]), nn.Flatten(), nn.Linear(8, 3, generator=g, dtype=np.float64),
     )
     fn = compile_step(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1))
     x = np.random.default_rng(1).standard_normal((2, 1, 6, 6))
     y = np.array([0, 2])
     fn(x, y)
     fn(x, y)
-    assert any("Conv2d has no compiled kernel" in r for r in fn.reasons.values())
+    assert any("LayerNorm has no compiled kernel" in r for r in fn.reasons.values())
+    model = nn.Sequential(*(m for i, m in enumerate(model.children()) if i != 3))
+    fn = compile_step(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1))
+    fn(x, y)
+    fn(x, y)
+    assert not fn.reasons
 
 
 def test_compile_rejects_a_non_callable() -> None:

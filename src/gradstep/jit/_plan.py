@@ -2,9 +2,11 @@
 
 A plan exists for the step shape ``zero the gradients; loss = loss_module(model(x), y);
 loss.backward(); optimizer.step()`` where the model is a chain of supported layers
-(``Linear``, ``ReLU``, ``Tanh``, ``Sigmoid``, ``Dropout``, ``Flatten``, ``Identity``) and the
-loss is ``MSELoss`` or ``CrossEntropyLoss`` (class indices), as a module or called as
-``F.mse_loss`` / ``F.cross_entropy``. The recorded graph must consist
+(``Linear``, ``ReLU``, ``Tanh``, ``Sigmoid``, ``Dropout``, ``Flatten``, ``Identity``,
+``Conv2d``, ``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``, ``BatchNorm1d``,
+``BatchNorm2d``: :mod:`gradstep.jit._conv_kernels`) and the loss is ``MSELoss`` or
+``CrossEntropyLoss`` (class indices), as a module or called as ``F.mse_loss`` /
+``F.cross_entropy``. The recorded graph must consist
 of exactly those layers' outputs: an op anywhere else (a penalty term, an op on the loss, a
 layer type without a kernel) leaves the step to eager, with the reason.
 """
@@ -17,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from gradstep import nn
+from gradstep.jit import _conv_kernels as CK
 from gradstep.jit import _kernels as K
 from gradstep.jit._trace import Call, FunctionalLoss, Record, array_of
 from gradstep.tensor import Tensor
@@ -215,8 +218,9 @@ def build(rec: Record, args: tuple[Any, ...], result: Any, mode: str = "step",
     kernels, dropouts, out = _chain(layers, x)
     explained = {id(c.out) for c in rec.calls}
     stray = [n for n in bw.nodes if id(n) not in explained]
-    if stray:
-        name = getattr(getattr(stray[0]._backward, "__qualname__", ""), "split", str)(".")[0]
+    if len(stray) != sum(getattr(k, "internal", 0) for k in kernels):  # BatchNorm's own ops
+        name = getattr(getattr(stray[0]._backward, "__qualname__", ""), "split", str)(".")[0] \
+            if stray else "?"
         raise Unsupported(f"the graph has ops outside the model's layers and the loss ({name})")
     params = [p for k in kernels for p in k.params]
     if {id(p) for p in bw.leaves} - {id(p) for p in params}:
@@ -252,8 +256,13 @@ def _chain(layers: list[Call], x: np.ndarray) -> tuple[list[K.Kernel], list[Any]
         if od is None:
             raise Unsupported(f"{type(c.module).__name__} returned {type(c.out).__name__}")
         shape, dt = od.shape, od.dtype
-        owned = owned if isinstance(k, (K.IdentityK, K.ReshapeK)) else True
+        if not isinstance(k, (K.IdentityK, K.ReshapeK)):  # may the next layer overwrite it?
+            owned = not getattr(k, "keeps_out", False)
         prev_out = c.out
+    for i, k in enumerate(kernels):  # the input gradient a conv/pool kernel gets is eager's
+        nxt = next((n for n in kernels[i + 1:] if not isinstance(n, K.IdentityK)), None)
+        if isinstance(k, CK._Layout):
+            k.keep_layout = bool(getattr(nxt, "strided_grad", False))
     return kernels, dropouts, np.empty(shape, dtype=dt)
 
 
@@ -278,9 +287,25 @@ def _kernel(c: Call, shape: tuple[int, ...], dt: np.dtype, owned: bool,
         if od is None:
             raise Unsupported("Flatten's output is not an array")
         return K.ReshapeK(shape, od.shape)
+    if kind is nn.Conv2d:
+        return CK.Conv2dK(m, shape, dt, own)
+    if kind is nn.MaxPool2d:
+        return CK.MaxPool2dK(m, shape, dt)
+    if kind is nn.AvgPool2d:
+        return CK.AvgPool2dK(m, shape, dt)
+    if kind in (nn.BatchNorm1d, nn.BatchNorm2d):
+        x = c.args[0]
+        return CK.BatchNormK(m, shape, dt, own, isinstance(x, Tensor) and x.requires_grad,
+                             isinstance(c.out, Tensor) and c.out.requires_grad)
+    if kind is nn.AdaptiveAvgPool2d:
+        od = array_of(c.out)
+        if od is None:
+            raise Unsupported("AdaptiveAvgPool2d's output is not an array")
+        return CK.AdaptiveAvgPool2dK(m, shape, dt, od.shape)
     raise Unsupported(
         f"{kind.__name__} has no compiled kernel yet (supported: Linear, ReLU, Tanh, Sigmoid, "
-        "Dropout, Flatten, Identity; MSELoss, CrossEntropyLoss)"
+        "Dropout, Flatten, Identity, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, "
+        "BatchNorm1d, BatchNorm2d; MSELoss, CrossEntropyLoss)"
     )
 
 
