@@ -5,7 +5,8 @@ thread pools or caches leak into another's), blocks are interleaved over rounds 
 order rotated, and the figures are medians with their min-max spread; ratios are medians of
 per-round ratios. Threads: one per contender by default (``OPENBLAS_NUM_THREADS``,
 ``OMP_NUM_THREADS``, ``torch.set_num_threads`` and XLA's intra-op setting in the child's
-environment); ``--threads 0`` leaves every library at its default.
+environment, and the child pinned to as many CPUs, since XLA's flag alone does not keep
+JAX on one core); ``--threads 0`` leaves every library at its default.
 
 Settings:
 
@@ -62,11 +63,22 @@ def child_env(threads: int) -> dict[str, str]:
     return env
 
 
+def pin(threads: int) -> Any:
+    """A ``preexec_fn`` keeping a child on ``threads`` CPUs (None: no limit). Thread settings
+    alone do not hold every library to one core (JAX 0.10's CPU runtime ran its products on
+    both cores with XLA's one-thread flags, at 1.8x the CPU time of the wall time), so a
+    one-thread table also pins the process to one CPU."""
+    if not threads or not hasattr(os, "sched_setaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))[:threads]
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
 def run_block(name: str, setting: str, batch: int, samples: int, threads: int) -> dict[str, Any]:
     cmd = [sys.executable, os.path.join(HERE, "peers.py"), name, setting, str(batch),
            str(samples)]
     out = subprocess.run(cmd, env=child_env(threads), capture_output=True, text=True,
-                         timeout=900)
+                         timeout=900, preexec_fn=pin(threads))
     if out.returncode != 0:
         raise RuntimeError(f"{name} {setting} batch {batch} failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -103,7 +115,7 @@ def sgemm_rate(threads: int) -> float:
         "print(2*1024*784*256/sorted(ts)[len(ts)//2]/1e9)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], env=child_env(threads),
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, preexec_fn=pin(threads))
     return float(out.stdout.strip())
 
 
