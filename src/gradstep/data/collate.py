@@ -124,6 +124,8 @@ def as_batch_tensors(batch: Any) -> Any:
     Lists, tuples (which become lists, as collation makes them), named tuples and dicts
     are walked; arrays become tensors without a copy.
     """
+    if type(batch) is list:  # the common case: [x, y] from a dataset's gather
+        return [_wrap(v) if type(v) is np.ndarray else as_batch_tensors(v) for v in batch]
     if isinstance(batch, np.ndarray):
         return _wrap(batch)
     if isinstance(batch, Tensor):

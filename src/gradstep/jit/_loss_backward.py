@@ -50,7 +50,7 @@ class LossBackward:
 
     def key(self, x: np.ndarray, y: np.ndarray) -> Any:
         return (x.shape, x.dtype.str, y.shape, y.dtype.str,
-                tuple(m.training for m in self._modules))
+                tuple([m.training for m in self._modules]))
 
     def lookup(self, key: Any) -> Any:
         """The plan for ``key``; :data:`TRACE` when the call should be traced; None when

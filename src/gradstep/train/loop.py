@@ -43,7 +43,7 @@ class Trainer(TrainerState):
         # vdot (BLAS dot, no floating-point warnings): NaN/Inf anywhere makes it non-finite;
         # an overflow of finite values is ruled out by the exact check.
         for g in self._grads():
-            if not np.isfinite(np.vdot(g, g)) and not np.isfinite(g).all():
+            if not math.isfinite(np.vdot(g, g)) and not np.isfinite(g).all():
                 return False
         return True
 
@@ -237,6 +237,10 @@ class Trainer(TrainerState):
 
     def _groups(self, it: Iterator[Any]) -> Iterator[list[Batch]]:
         k = self.accumulate
+        if k == 1:
+            for batch in it:
+                yield [split_batch(batch, "fit")]
+            return
         group: list[Batch] = []
         for batch in it:
             group.append(split_batch(batch, "fit"))
