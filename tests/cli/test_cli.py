@@ -402,3 +402,14 @@ def test_plots_skipped_without_matplotlib(tmp_path, monkeypatch, capsys):
     assert err.count("matplotlib is not installed") == 1
     assert not list((tmp_path / "r").glob("*.png"))
     assert (tmp_path / "r" / "history.csv").exists()
+
+
+def test_no_compile_trains_the_same_weights(tmp_path):
+    # fit's compiled plan and the eager steps give the same weights, bit for bit
+    for name, extra in (("c", []), ("e", ["--no-compile"])):
+        argv = ["train", "--dataset", "iris", "--epochs", "3", "--out", str(tmp_path / name),
+                "-q", *extra]
+        assert main(argv) == 0
+    a = gs.load_checkpoint(tmp_path / "c" / "last.safetensors").model_state
+    b = gs.load_checkpoint(tmp_path / "e" / "last.safetensors").model_state
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)

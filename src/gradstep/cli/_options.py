@@ -38,7 +38,7 @@ INITS = ("default", "normal", "normal-scaled", "xavier", "he")
 #: Options that may differ from the run's when resuming (they do not change the arithmetic
 #: of the steps already taken or to come, or only extend the run).
 RESUMABLE = ("epochs", "verbose", "threads", "data_root", "download", "resume", "out",
-             "overwrite", "config", "eval_every", "max_loss_ratio")
+             "overwrite", "config", "eval_every", "max_loss_ratio", "no_compile")
 
 
 def _num(name: str, v: Any, kind: type = float) -> Any:
@@ -329,9 +329,12 @@ TRAIN_OPTIONS: dict[str, tuple[Callable[[Any], Any], Any, str]] = {
     "overwrite": (_flag, False,
                   "let --out replace a folder that already holds a run (default: refuse)"),
     "verbose": (_verbosity, 1, "0 quiet, 1 progress bar, 2 one line per epoch (default: 1)"),
+    "no_compile": (_flag, False,
+                   "run every step eagerly instead of through fit's compiled plan (same "
+                   "results, slower; default: compiled)"),
 }
 
-_FLAGS = ("nesterov", "download", "overwrite")
+_FLAGS = ("nesterov", "download", "overwrite", "no_compile")
 
 
 def add_train_options(p: argparse.ArgumentParser) -> None:

@@ -216,6 +216,8 @@ def _fit_kwargs(cfg: dict[str, Any]) -> dict[str, Any]:
         if "max_loss_ratio" not in params:
             raise ConfigError("--max-loss-ratio: this gradstep's fit has no max_loss_ratio")
         extra["max_loss_ratio"] = cfg["max_loss_ratio"]
+    if cfg.get("no_compile") and "compile" in params:
+        extra["compile"] = False
     return extra
 
 
