@@ -35,8 +35,8 @@ MATHJAX_PARTS = ("tex-chtml.js", "output/chtml", "input/tex/extensions", "ui", "
 
 # Guide pages in reading order; a page that does not exist is left out.
 GUIDES = [
-    "pytorch.md", "optim.md", "cli.md", "visualisation.md", "interop.md", "distributed.md",
-    "reliability.md", "textbook.md",
+    "pytorch.md", "optim.md", "compile.md", "cli.md", "visualisation.md", "interop.md",
+    "distributed.md",    "reliability.md", "textbook.md",
 ]
 TOP = ["index.md", "about.md", "CONTRIBUTING-internal.md"]
 
@@ -45,8 +45,8 @@ TOP = ["index.md", "about.md", "CONTRIBUTING-internal.md"]
 API_MODULES = [
     "gradstep", "gradstep.ops", "gradstep.nn", "gradstep.nn.functional", "gradstep.nn.init",
     "gradstep.nn.utils", "gradstep.optim", "gradstep.optim.lr_scheduler", "gradstep.data",
-    "gradstep.utils.data", "gradstep.datasets", "gradstep.train", "gradstep.callbacks",
-    "gradstep.metrics", "gradstep.models", "gradstep.checkpoint", "gradstep.interop",
+    "gradstep.utils.data", "gradstep.datasets", "gradstep.train", "gradstep.jit",
+    "gradstep.callbacks",    "gradstep.metrics", "gradstep.models", "gradstep.checkpoint", "gradstep.interop",
     "gradstep.distributed", "gradstep.viz", "gradstep.viz.compare", "gradstep.viz.layers",
     "gradstep.viz.explain", "gradstep.errors", "gradstep.gradcheck",
 ]
