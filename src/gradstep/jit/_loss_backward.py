@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from gradstep.jit._plan import Plan, Unsupported, build, settings
-from gradstep.jit._trace import Recorder, Record
+from gradstep.jit._trace import Record, Recorder
 
 __all__ = ["LossBackward"]
 
