@@ -297,7 +297,7 @@ class CrossEntropyK:
         t = target.astype(np.intp, copy=False)
         if self.m:
             lo, hi = int(t.min()), int(t.max())
-            if lo == ignore_index or hi == ignore_index or (t == ignore_index).any():
+            if lo <= ignore_index <= hi and (t == ignore_index).any():
                 return None
             if lo < 0 or hi >= self.c:
                 return None  # eager raises the error
@@ -313,8 +313,11 @@ class CrossEntropyK:
         per = np.log(se[:, 0]) - sh[self.rows, t]
         total = per.sum(dtype=np.float64)
         if self.mean:
-            with np.errstate(invalid="ignore", divide="ignore"):
+            if self.m:
                 loss = np.asarray(total / self.denom, dtype=self.dt)
+            else:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    loss = np.asarray(total / self.denom, dtype=self.dt)
         else:
             loss = np.asarray(total, dtype=self.dt)
         F = self.F

@@ -124,7 +124,7 @@ def _cross_entropy_indices(
     t = target.astype(np.intp, copy=False)
     if m:
         lo, hi = int(t.min()), int(t.max())
-        if lo == ignore_index or hi == ignore_index or (t == ignore_index).any():
+        if lo <= ignore_index <= hi and (t == ignore_index).any():
             return None
         if lo < 0 or hi >= c:
             bad = np.unique(t[(t < 0) | (t >= c)])[:8].tolist()
