@@ -17,6 +17,7 @@
 #include <Python.h>
 #include <math.h>
 #include <string.h>
+#include <stdint.h>
 
 /* ------------------------------------------------------------------ SGD */
 
@@ -754,6 +755,142 @@ fused_ce_grad(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_FALSE;
 }
 
+/* ---------------------------------------------------------------- metrics (fit's sums) */
+
+PyDoc_STRVAR(abs_diff_sum_doc,
+"abs_diff_sum(p, t) -> float | None\n--\n\n"
+"sum |p - t| over all elements, differences and sum in double precision, in index order\n"
+"(the numerator of the mean absolute error); None when the arrays do not fit.");
+
+static PyObject *
+fused_abs_diff_sum(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (!nargs_is("abs_diff_sum", nargs, 2))
+        return NULL;
+    kbufs b;
+    if (!kbufs_get(&b, args, 2, 0))
+        Py_RETURN_NONE;
+    Py_ssize_t n = b.n[0];
+    if (b.n[1] != n) {
+        kbufs_release(&b);
+        Py_RETURN_NONE;
+    }
+    double acc = 0.0;
+    if (b.kind == 'f') {
+        const float *x = b.p[0], *y = b.p[1];
+        for (Py_ssize_t i = 0; i < n; i++)
+            acc += fabs((double)x[i] - (double)y[i]);
+    } else {
+        const double *x = b.p[0], *y = b.p[1];
+        for (Py_ssize_t i = 0; i < n; i++)
+            acc += fabs(x[i] - y[i]);
+    }
+    kbufs_release(&b);
+    return PyFloat_FromDouble(acc);
+}
+
+PyDoc_STRVAR(correct_count_doc,
+"correct_count(p, t, c) -> int | None\n--\n\n"
+"The number of rows r of p (m x c scores) whose argmax (NumPy's: the first maximum, the\n"
+"first NaN if any) equals the integer t[r] (t: m platform integers); None when the arrays\n"
+"do not fit.");
+
+#define ARGMAX(T)                                                                            \
+    for (Py_ssize_t r = 0; r < m; r++) {                                                     \
+        const T *row = (const T *)b.p[0] + r * c;                                            \
+        Py_ssize_t best = 0;                                                                 \
+        T mx = row[0];                                                                       \
+        if (mx == mx)                                                                        \
+            for (Py_ssize_t j = 1; j < c; j++) {                                             \
+                T v = row[j];                                                                \
+                if (v != v) {                                                                \
+                    best = j;                                                                \
+                    break;                                                                   \
+                }                                                                            \
+                if (v > mx) {                                                                \
+                    mx = v;                                                                  \
+                    best = j;                                                                \
+                }                                                                            \
+            }                                                                                \
+        count += best == t[r];                                                               \
+    }
+
+static PyObject *
+fused_correct_count(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (!nargs_is("correct_count", nargs, 3))
+        return NULL;
+    Py_ssize_t c = PyLong_AsSsize_t(args[2]);
+    if (c == -1 && PyErr_Occurred())
+        return NULL;
+    kbufs b;
+    if (!kbufs_get(&b, args, 1, 0))
+        Py_RETURN_NONE;
+    Py_buffer tv;
+    if (PyObject_GetBuffer(args[1], &tv, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) {
+        PyErr_Clear();
+        kbufs_release(&b);
+        Py_RETURN_NONE;
+    }
+    const char *f = tv.format ? tv.format : "B";
+    if (*f == '@' || *f == '=' || *f == '<')
+        f++;
+    Py_ssize_t m = tv.len / (tv.itemsize ? tv.itemsize : 1), n = b.n[0];
+    const Py_ssize_t *t = (const Py_ssize_t *)tv.buf;
+    int ok = tv.itemsize == (Py_ssize_t)sizeof(Py_ssize_t) && f[1] == 0
+             && (f[0] == 'l' || f[0] == 'q' || f[0] == 'n') && m > 0 && c > 1 && n == m * c;
+    Py_ssize_t count = 0;
+    if (ok) {
+        if (b.kind == 'f') {
+            ARGMAX(float)
+        } else {
+            ARGMAX(double)
+        }
+    }
+    PyBuffer_Release(&tv);
+    kbufs_release(&b);
+    if (!ok)
+        Py_RETURN_NONE;
+    return PyLong_FromSsize_t(count);
+}
+
+PyDoc_STRVAR(all_finite_doc,
+"all_finite(a) -> bool | None\n--\n\n"
+"Whether every element of the float32/float64 array a is finite (no NaN, no infinity), by\n"
+"the exponent bits in one vectorized pass; None when the array does not fit.");
+
+static PyObject *
+fused_all_finite(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (!nargs_is("all_finite", nargs, 1))
+        return NULL;
+    kbufs b;
+    if (!kbufs_get(&b, args, 1, 0))
+        Py_RETURN_NONE;
+    Py_ssize_t n = b.n[0];
+    int bad = 0;
+    if (b.kind == 'f') {
+        const uint32_t *u = b.p[0];
+        uint32_t acc = 0;
+        for (Py_ssize_t i = 0; i < n; i++)
+            acc |= (uint32_t)((u[i] & 0x7f800000u) == 0x7f800000u);
+        bad = acc != 0;
+    } else {
+        const uint64_t *u = b.p[0];
+        uint64_t acc = 0;
+        for (Py_ssize_t i = 0; i < n; i++)
+            acc |= (uint64_t)((u[i] & 0x7ff0000000000000ull) == 0x7ff0000000000000ull);
+        bad = acc != 0;
+    }
+    kbufs_release(&b);
+    if (bad)
+        Py_RETURN_FALSE;
+    Py_RETURN_TRUE;
+}
+
 #define KM(name) \
     {#name, (PyCFunction)(void (*)(void))fused_##name, METH_FASTCALL, name##_doc}
 
@@ -761,7 +898,8 @@ static PyMethodDef fused_methods[] = {
     {"sgd", (PyCFunction)(void (*)(void))fused_sgd, METH_FASTCALL, sgd_doc},
     {"adam", (PyCFunction)(void (*)(void))fused_adam, METH_FASTCALL, adam_doc},
     KM(bias), KM(bias_grad), KM(relu), KM(relu_bwd), KM(tanh_bwd), KM(sigmoid_bwd), KM(neg_abs),
-    KM(sigmoid_sel), KM(mse), KM(ce_grad),
+    KM(sigmoid_sel), KM(mse), KM(ce_grad), KM(abs_diff_sum), KM(correct_count),
+    KM(all_finite),
     {NULL, NULL, 0, NULL},
 };
 

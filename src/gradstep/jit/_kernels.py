@@ -253,6 +253,8 @@ class MSEK:
         one = np.ones((), dtype=dt)  # the engine's seed gradient
         self.scale = (2 * one / self.n if self.mean else 2 * one).astype(dt, copy=False)
         self.F = _fused_mod(dt)
+        self._seed: Any = None  # the last seed array and its scale (fit reuses one seed)
+        self._seed_scale: Any = None
 
     def run(self, x: np.ndarray, target: np.ndarray,
             seed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -263,10 +265,14 @@ class MSEK:
             target = self.t
         if seed is None:
             scale = self.scale
-        elif self.mean:
-            scale = (2 * seed / self.n).astype(self.dt, copy=False)
+        elif seed is self._seed:
+            scale = self._seed_scale
         else:
-            scale = (2 * seed).astype(self.dt, copy=False)
+            if self.mean:
+                scale = (2 * seed / self.n).astype(self.dt, copy=False)
+            else:
+                scale = (2 * seed).astype(self.dt, copy=False)
+            self._seed, self._seed_scale = seed, scale
         F, d, sq = self.F, self.d, self.sq
         if F is not None and _ON[0] and F.mse(x, target, d, sq, float(scale)):
             # d = x - target; sq = d * d; d *= scale in one pass (the sum stays NumPy's)

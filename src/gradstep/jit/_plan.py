@@ -72,7 +72,7 @@ class Plan:
             if t is None:
                 return None
             y = t
-        if seed is not None:
+        if seed is not None and not (type(seed) is np.ndarray and seed.dtype == loss_k.dt):
             seed = np.asarray(seed, dtype=loss_k.dt)  # as backward() converts it
         h = x
         for k in self.kernels:

@@ -13,6 +13,7 @@ import numpy as np
 from gradstep import metrics as _metrics
 from gradstep.data import ArrayDataset, DataLoader
 from gradstep.errors import LossWarning
+from gradstep.optim import _kernels as _optk
 from gradstep.tensor import Tensor, no_grad
 from gradstep.train.reduction import LossReduction, resolve_loss
 
@@ -118,14 +119,21 @@ class RunningSums:
         n = len(y) if y.ndim else 1
         self.n += n
         vals = self.values
+        fused = _optk._FUSED_MOD if _optk._FUSED_ON[0] else None
         for i, (_, fn) in enumerate(self.fns):
             if fn is _metrics.correct_count:
-                vals[i] += fn(out, y)
+                c = None
+                if fused is not None and out.ndim == 2 and y.ndim == 1 and y.dtype == np.intp:
+                    c = fused.correct_count(out, y, out.shape[1])  # None: arrays don't fit
+                vals[i] += fn(out, y) if c is None else c
             elif fn is _metrics.mae and out.shape == y.shape and out.size:
-                # mae's own arithmetic (float64 differences, NumPy's sum, / size) without
-                # its argument checks, which these arrays pass by construction
-                d = np.subtract(out, y, dtype=np.float64)
-                vals[i] += float(np.add.reduce(np.abs(d, out=d), axis=None) / d.size) * n
+                # the mean of |out - y| in float64 without mae's argument checks (which
+                # these arrays pass); one C pass when the extension is built
+                s = fused.abs_diff_sum(out, y) if fused is not None else None
+                if s is None:
+                    d = np.subtract(out, y, dtype=np.float64)
+                    s = np.add.reduce(np.abs(d, out=d), axis=None)
+                vals[i] += float(s / out.size) * n
             else:
                 vals[i] += fn(out, y) * n
 

@@ -14,6 +14,7 @@ from gradstep.callbacks import Callback
 from gradstep.errors import DivergenceError
 from gradstep.jit._loss_backward import TRACE
 from gradstep.nn.utils import clip_grad_norm_
+from gradstep.optim import _kernels as _optk
 from gradstep.tensor import Tensor, no_grad
 from gradstep.train.evaluate import as_input, as_loader, evaluate_sums, prep_target, split_batch
 from gradstep.train.guard import last_good_checkpoint, nonfinite_message
@@ -40,10 +41,15 @@ class Trainer(TrainerState):
         return [p._grad for p in self._params if p._grad is not None]
 
     def _grads_finite(self) -> bool:
-        # a sum (NumPy's, not BLAS: a BLAS dot wakes idle BLAS threads): NaN/Inf anywhere
-        # makes it non-finite; an overflow of finite values is ruled out by the exact check
+        # one vectorized pass over the exponent bits (gradstep._fused), else a NumPy sum
+        # (not a BLAS dot, which wakes idle BLAS threads): NaN/Inf anywhere makes it
+        # non-finite; an overflow of finite values is ruled out by the exact check
+        fused = _optk._FUSED_MOD if _optk._FUSED_ON[0] else None
         for g in self._grads():
-            if not math.isfinite(np.add.reduce(g, axis=None)) and not np.isfinite(g).all():
+            ok = fused.all_finite(g) if fused is not None else None
+            if ok is None:
+                ok = math.isfinite(np.add.reduce(g, axis=None)) or bool(np.isfinite(g).all())
+            if not ok:
                 return False
         return True
 
@@ -134,7 +140,20 @@ class Trainer(TrainerState):
             return ok
         self._reset_grads(flat_plan=True)
         y = prep_target(plan.out, y_raw)
-        seed = self._seed(step, 0, plan.out, y, norms)
+        red = self.loss
+        if len(step.batches) == 1 and step.backward_scale is None and red.kind != "class":
+            # an element-wise loss's normaliser depends on the shape only: one seed per plan
+            cached = fb.seeds.get(key)
+            if cached is None:
+                norm = red.normaliser(y, plan.out.ndim)
+                d = red.divisor(norm)
+                cached = fb.seeds[key] = (norm, np.asarray(1.0 / d if d else 0.0,
+                                                           dtype=plan.out.dtype))
+            norms[:] = [cached[0]]
+            step.normaliser = cached[0]
+            seed = cached[1]
+        else:
+            seed = self._seed(step, 0, plan.out, y, norms)
         r = plan.forward_backward(x._data, y, seed)
         if r is None:  # the plan declined these values (nothing computed)
             self._reset_grads()
