@@ -86,36 +86,43 @@ def run_fused(
     """Apply the fused C kernel ``name`` (``"sgd"``, ``"adam"``) to ``arrays`` in place.
 
     Returns False, having done nothing, when the fused kernels are off or unavailable,
-    or the arrays (float32/float64, one dtype, one size, C-contiguous,
-    aligned, writeable) or the scalars (Python numbers, or NumPy floats no wider than the
+    or the arrays (float32/float64, one dtype, one size, C-contiguous, writeable where
+    updated) or the scalars (Python numbers, or NumPy floats no wider than the
     arrays) do not qualify: the caller then runs the NumPy kernel. Large arrays are split
     over the thread pool (the C loops release the GIL).
     """
     if not _FUSED_ON[0]:
         return False
-    present = [a for a in arrays if a is not None]
-    a0 = present[0]
+    a0 = arrays[0]
+    if type(a0) is not np.ndarray:
+        return False
     dtype = a0.dtype
     if dtype not in _FUSED_DTYPES:
         return False
     n = a0.size
-    for a in present:
-        if (type(a) is not np.ndarray or a.dtype != dtype or a.size != n
-                or not (a.flags.c_contiguous and a.flags.aligned)):
+    for a in arrays:
+        if a is not None and (type(a) is not np.ndarray or a.dtype != dtype or a.size != n):
             return False
-    for i, u in enumerate(arrays):  # every array but the gradient (index 1) is updated
-        if i != 1 and u is not None and not u.flags.writeable:
-            return False
+    itemsize = dtype.itemsize
     for x in scalars:
-        if not _scalar_ok(x, dtype.itemsize):
+        if not _scalar_ok(x, itemsize):
             return False
     if not n:
         return True
     fn: Callable[..., None] = getattr(_FUSED_MOD, name)
     threads = _THREADS[0]
     if threads == 1 or n < PARALLEL_MIN:
-        fn(*arrays, 0, n, *scalars, flags)
+        # the C function acquires every buffer (C-contiguous, of one float kind, writable
+        # where updated) before it changes anything, and refuses the call otherwise: then
+        # the NumPy kernel runs
+        try:
+            fn(*arrays, 0, n, *scalars, flags)
+        except (BufferError, TypeError, ValueError):
+            return False
         return True
+    for i, u in enumerate(arrays):  # checked before the work is split over threads
+        if u is not None and not (u.flags.c_contiguous and (i == 1 or u.flags.writeable)):
+            return False
     pool = _POOL[0]
     if pool is None:
         pool = _POOL[0] = ThreadPoolExecutor(threads, thread_name_prefix="gradstep-optim")

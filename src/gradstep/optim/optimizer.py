@@ -53,12 +53,23 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _state_signature(st: dict[str, Any] | None) -> tuple[Any, ...]:
-    if not st:
-        return ()
-    arrays = tuple(sorted(k for k, v in st.items() if isinstance(v, np.ndarray)))
-    scalars = tuple(sorted((k, v) for k, v in st.items() if not isinstance(v, np.ndarray)))
-    return arrays, scalars
+def _uniform(states: list[dict[str, Any] | None]) -> bool:
+    """Whether every parameter's state has the same array keys and the same other items
+    (then one segment-wide update serves them all)."""
+    s0 = states[0]
+    if not s0:
+        return all(not s for s in states)
+    for s in states[1:]:
+        if not s or s.keys() != s0.keys():
+            return False
+        for k, v in s0.items():
+            w = s[k]
+            if isinstance(v, np.ndarray):
+                if not isinstance(w, np.ndarray):
+                    return False
+            elif isinstance(w, np.ndarray) or w != v:
+                return False
+    return True
 
 
 class Optimizer:
@@ -238,8 +249,7 @@ class Optimizer:
     def _step_segment(self, seg: FlatSegment) -> None:
         group = self.param_groups[seg.group]
         states = [self.state.get(p) for p in seg.params]
-        sig = _state_signature(states[0])
-        if all(_state_signature(s) == sig for s in states[1:]):
+        if _uniform(states):
             st0 = states[0] or {}
             seg_state: dict[str, Any] = {
                 k: (seg.state[k] if isinstance(v, np.ndarray) else v) for k, v in st0.items()
