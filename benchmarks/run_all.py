@@ -191,7 +191,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=None, help="MLP/tiny rounds (5 / quick 3)")
     ap.add_argument("--blas-threads", type=int, default=1,
                     help="NumPy BLAS threads (0: OpenBLAS default)")
-    ap.add_argument("--json", default=os.path.join(common.HERE, "results", "latest.json"))
+    ap.add_argument("--json", default=None,
+                    help="write the results here (default: benchmarks/results/latest.json, "
+                         "only for a full run without --quick or --only, so that a partial "
+                         "run never replaces the recorded one)")
     args = ap.parse_args(argv)
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
     for p in parts:
@@ -250,9 +253,12 @@ def main(argv: list[str] | None = None) -> None:
           f"{args.blas_threads or 'default'}; load avg {results['load_average_start']} -> "
           f"{results['load_average_end']}; {results['seconds']} s")
     print("\n".join(lines))
-    if args.json:
-        common.write_json(args.json, results)
-        print(f"JSON: {os.path.relpath(args.json, common.ROOT)}")
+    path = args.json
+    if path is None and not args.quick and set(parts) == set(PARTS):
+        path = os.path.join(common.HERE, "results", "latest.json")
+    if path:
+        common.write_json(path, results)
+        print(f"JSON: {os.path.relpath(path, common.ROOT)}")
 
 
 if __name__ == "__main__":
