@@ -48,7 +48,14 @@ except ImportError:  # pragma: no cover - exercised only without the extension
     _FUSED_MOD = None
 _FUSED_ON = [_FUSED_MOD is not None and os.environ.get("GRADSTEP_FUSED", "1").strip() != "0"]
 _FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_THREADS = [max(1, min(os.cpu_count() or 1, 4))]
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the platform has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+_THREADS = [max(1, min(_usable_cpus(), 4))]  # a process pinned to one CPU splits no work
 _POOL: list[ThreadPoolExecutor | None] = [None]
 _LOCAL = threading.local()
 
