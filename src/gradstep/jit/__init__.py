@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from gradstep.jit._loss_backward import LossBackward
-from gradstep.jit._plan import Plan, Unsupported, build
+from gradstep.jit._plan import Plan, Unsupported, build, explain
 from gradstep.jit._trace import Recorder
 from gradstep.nn.module import Module
 from gradstep.tensor import Tensor
@@ -110,11 +110,7 @@ class CompiledStep:
 
     def explain(self) -> str:
         """One line per traced signature: replayed, or why it runs eagerly."""
-        lines = []
-        for key, entry in self._plans.items():
-            what = "replayed" if isinstance(entry, Plan) else f"eager: {entry}"
-            lines.append(f"{key[0]}: {what}")
-        return "\n".join(lines)
+        return explain(self._plans, lambda key: key[0])
 
 
 def compile(fn: Callable[..., Any] | None = None) -> Any:

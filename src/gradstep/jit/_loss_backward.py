@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from gradstep.jit._plan import Plan, Unsupported, build, settings
+from gradstep.jit._plan import Plan, Unsupported, build, explain, settings
 from gradstep.jit._trace import Record, Recorder
 
 __all__ = ["LossBackward"]
@@ -86,11 +86,7 @@ class LossBackward:
 
     def explain(self) -> str:
         """One line per traced signature: replayed, or why it runs eagerly."""
-        lines = []
-        for key, entry in self._plans.items():
-            what = "replayed" if isinstance(entry, Plan) else f"eager: {entry}"
-            lines.append(f"x {key[0]} {key[1]}, y {key[2]} {key[3]}: {what}")
-        return "\n".join(lines)
+        return explain(self._plans, lambda key: f"x {key[0]} {key[1]}, y {key[2]} {key[3]}")
 
 
 TRACE = _TRACE

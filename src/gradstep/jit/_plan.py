@@ -105,6 +105,14 @@ class Plan:
         return tuple(_const(loss) if r == "loss" else _const(out) for r in self.returns)
 
 
+def explain(plans: dict[Any, Any], label: Any) -> str:
+    """One line per traced signature (``label(key)``): replayed, or why it runs eagerly."""
+    return "\n".join(
+        f"{label(key)}: " + ("replayed" if isinstance(entry, Plan) else f"eager: {entry}")
+        for key, entry in plans.items()
+    )
+
+
 _SCALARS = (bool, int, float, str, type(None))
 
 
