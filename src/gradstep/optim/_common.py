@@ -9,7 +9,7 @@ import numpy as np
 
 from gradstep.optim.optimizer import _check_nonneg, _check_unit
 
-__all__ = ["effective_grad", "check_compat_flags", "check_pair", "lerp_"]
+__all__ = ["effective_grad", "check_compat_flags", "check_pair", "lerp_", "begin_step"]
 
 
 def effective_grad(
@@ -30,6 +30,20 @@ def effective_grad(
         np.add(g, tmp, out=out)
         g = out
     return g
+
+
+def begin_step(state: dict[str, Any], alloc: Any, arrays: dict[str, float],
+               scalars: dict[str, float] | None = None) -> int:
+    """Count one more step of a parameter and return it. On its first step the state gets
+    ``step`` = 0, then the ``scalars``, then an array per entry of ``arrays`` filled with
+    its value (allocated by ``alloc``, so that flat segments hold it), in that order."""
+    if "step" not in state:
+        state["step"] = 0
+        state.update(scalars or {})
+        for key, fill in arrays.items():
+            state[key] = alloc(key, fill)
+    state["step"] += 1
+    return int(state["step"])
 
 
 def lerp_(start: np.ndarray, end: np.ndarray, weight: float, tmp: np.ndarray) -> None:

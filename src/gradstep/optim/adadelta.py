@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from gradstep.optim._common import check_compat_flags, effective_grad
+from gradstep.optim._common import begin_step, check_compat_flags, effective_grad
 from gradstep.optim._kernels import elementwise
 from gradstep.optim.optimizer import Alloc, Optimizer, _check_nonneg
 
@@ -119,11 +119,7 @@ class Adadelta(Optimizer):
         self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
         alloc: Alloc,
     ) -> None:
-        if "step" not in state:
-            state["step"] = 0
-            state["square_avg"] = alloc("square_avg", 0.0)
-            state["acc_delta"] = alloc("acc_delta", 0.0)
-        state["step"] += 1
+        begin_step(state, alloc, {"square_avg": 0.0, "acc_delta": 0.0})
         hyper = dict(lr=group["lr"], rho=group["rho"], eps=group["eps"],
                      weight_decay=group["weight_decay"], maximize=group["maximize"])
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from gradstep.optim._common import (
+    begin_step,
     check_adam_group,
     check_compat_flags,
     effective_grad,
@@ -114,11 +115,7 @@ class Adamax(Optimizer):
         self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
         alloc: Alloc,
     ) -> None:
-        if "step" not in state:
-            state["step"] = 0
-            state["exp_avg"] = alloc("exp_avg", 0.0)
-            state["exp_inf"] = alloc("exp_inf", 0.0)
-        state["step"] += 1
+        begin_step(state, alloc, {"exp_avg": 0.0, "exp_inf": 0.0})
         beta1, beta2 = group["betas"]
         hyper = dict(step=state["step"], lr=group["lr"], beta1=beta1, beta2=beta2,
                      eps=group["eps"], weight_decay=group["weight_decay"],

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from gradstep.optim._common import check_compat_flags, effective_grad
+from gradstep.optim._common import begin_step, check_compat_flags, effective_grad
 from gradstep.optim._kernels import elementwise
 from gradstep.optim.optimizer import Alloc, Optimizer, _check_nonneg
 
@@ -127,12 +127,7 @@ class ASGD(Optimizer):
         self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
         alloc: Alloc,
     ) -> None:
-        if "step" not in state:
-            state["step"] = 0
-            state["eta"] = float(group["lr"])
-            state["mu"] = 1.0
-            state["ax"] = alloc("ax", 0.0)
-        state["step"] += 1
+        begin_step(state, alloc, {"ax": 0.0}, {"eta": float(group["lr"]), "mu": 1.0})
         hyper = dict(eta=state["eta"], mu=state["mu"], lambd=group["lambd"],
                      weight_decay=group["weight_decay"], maximize=group["maximize"])
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from gradstep.optim._common import check_compat_flags, check_pair
+from gradstep.optim._common import begin_step, check_compat_flags, check_pair
 from gradstep.optim._kernels import elementwise
 from gradstep.optim.optimizer import Alloc, Optimizer, _check_nonneg
 
@@ -130,11 +130,7 @@ class Rprop(Optimizer):
         self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
         alloc: Alloc,
     ) -> None:
-        if "step" not in state:
-            state["step"] = 0
-            state["prev"] = alloc("prev", 0.0)
-            state["step_size"] = alloc("step_size", group["lr"])
-        state["step"] += 1
+        begin_step(state, alloc, {"prev": 0.0, "step_size": group["lr"]})
         etaminus, etaplus = group["etas"]
         lo, hi = group["step_sizes"]
         hyper = dict(etaminus=etaminus, etaplus=etaplus, step_size_min=lo, step_size_max=hi,
