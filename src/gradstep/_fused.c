@@ -861,6 +861,64 @@ PyDoc_STRVAR(all_finite_doc,
 "Whether every element of the float32/float64 array a is finite (no NaN, no infinity), by\n"
 "the exponent bits in one vectorized pass; None when the array does not fit.");
 
+/* Finiteness by the exponent bits: a float is finite when its exponent is not all ones. */
+static int
+finite32_generic(const uint32_t *u, Py_ssize_t n)
+{
+    /* without SSE4.1 an unsigned max is several instructions: OR the equality tests */
+    uint32_t acc = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        acc |= (uint32_t)((u[i] & 0x7f800000u) == 0x7f800000u);
+    return acc == 0;
+}
+
+static int
+finite64_generic(const uint64_t *u, Py_ssize_t n)
+{
+    uint64_t acc = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        acc |= (uint64_t)((u[i] & 0x7ff0000000000000ull) == 0x7ff0000000000000ull);
+    return acc == 0;
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define HAVE_AVX2_PATH 1
+/* the same tests on 256-bit vectors where the CPU has AVX2 (chosen at run time) */
+__attribute__((target("avx2"))) static int
+finite32_avx2(const uint32_t *u, Py_ssize_t n)
+{
+    /* the largest magnitude's bits (the sign masked off) stay below the exponent mask
+       exactly when every element is finite: an unsigned max vectorizes to one instruction */
+    uint32_t m = 0;
+#pragma GCC unroll 4
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint32_t t = u[i] & 0x7fffffffu;
+        m = t > m ? t : m;
+    }
+    return m < 0x7f800000u;
+}
+
+__attribute__((target("avx2"))) static int
+finite64_avx2(const uint64_t *u, Py_ssize_t n)
+{
+    uint64_t acc = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        acc |= (uint64_t)((u[i] & 0x7ff0000000000000ull) == 0x7ff0000000000000ull);
+    return acc == 0;
+}
+
+static int
+cpu_has_avx2(void)
+{
+    static int known = -1;
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx2") ? 1 : 0;
+    }
+    return known;
+}
+#endif
+
 static PyObject *
 fused_all_finite(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -871,22 +929,15 @@ fused_all_finite(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (!kbufs_get(&b, args, 1, 0))
         Py_RETURN_NONE;
     Py_ssize_t n = b.n[0];
-    int bad = 0;
-    if (b.kind == 'f') {
-        const uint32_t *u = b.p[0];
-        uint32_t acc = 0;
-        for (Py_ssize_t i = 0; i < n; i++)
-            acc |= (uint32_t)((u[i] & 0x7f800000u) == 0x7f800000u);
-        bad = acc != 0;
-    } else {
-        const uint64_t *u = b.p[0];
-        uint64_t acc = 0;
-        for (Py_ssize_t i = 0; i < n; i++)
-            acc |= (uint64_t)((u[i] & 0x7ff0000000000000ull) == 0x7ff0000000000000ull);
-        bad = acc != 0;
-    }
+    int ok;
+#ifdef HAVE_AVX2_PATH
+    if (cpu_has_avx2())
+        ok = b.kind == 'f' ? finite32_avx2(b.p[0], n) : finite64_avx2(b.p[0], n);
+    else
+#endif
+        ok = b.kind == 'f' ? finite32_generic(b.p[0], n) : finite64_generic(b.p[0], n);
     kbufs_release(&b);
-    if (bad)
+    if (!ok)
         Py_RETURN_FALSE;
     Py_RETURN_TRUE;
 }

@@ -40,6 +40,13 @@ __all__ = [
 IndexLike = int | np.integer | slice | Sequence[int] | np.ndarray
 
 
+def _rows(a: np.ndarray, indices: Any) -> np.ndarray:
+    """``a[indices]`` for a batch's integer index array: ``np.take`` along the first axis
+    makes the same copy as fancy indexing in a fraction of its time on small batches."""
+    if type(indices) is np.ndarray and indices.dtype.kind in "iu" and indices.ndim == 1:
+        return a.take(indices, axis=0)
+    return a[indices]
+
 @runtime_checkable
 class IndexableDataset(Protocol):
     """Anything with a length and ``__getitem__`` (what a map-style dataset needs)."""
@@ -152,7 +159,7 @@ class TensorDataset(Dataset):
 
     def gather(self, indices: np.ndarray) -> list[np.ndarray]:
         """The collated batch of ``indices``: one gathered array per tensor."""
-        return [t._data[indices] for t in self.tensors]
+        return [_rows(t._data, indices) for t in self.tensors]
 
 
 class ArrayDataset(Dataset):
@@ -198,8 +205,8 @@ class ArrayDataset(Dataset):
     def gather(self, indices: np.ndarray) -> Any:
         """The collated batch of ``indices``: ``[x[idx], y[idx]]`` (``x[idx]`` alone)."""
         if self.y is None:
-            return self.x[indices]
-        return [self.x[indices], self.y[indices]]
+            return _rows(self.x, indices)
+        return [_rows(self.x, indices), _rows(self.y, indices)]
 
     def __repr__(self) -> str:
         ys = "None" if self.y is None else f"{self.y.shape} {self.y.dtype}"

@@ -16,6 +16,7 @@ its own is re-traced when the flag changes), and a plan is only used on gradient
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from gradstep.jit._trace import Record, Recorder
 __all__ = ["LossBackward"]
 
 _TRACE = object()
+_TRAINING = operator.attrgetter("training")
 
 
 class LossBackward:
@@ -50,8 +52,7 @@ class LossBackward:
                               for s in settings(m))
 
     def key(self, x: np.ndarray, y: np.ndarray) -> Any:
-        return (x.shape, x.dtype.str, y.shape, y.dtype.str,
-                tuple([m.training for m in self._modules]))
+        return (x.shape, x.dtype, y.shape, y.dtype, tuple(map(_TRAINING, self._modules)))
 
     def lookup(self, key: Any) -> Any:
         """The plan for ``key``; :data:`TRACE` when the call should be traced; None when

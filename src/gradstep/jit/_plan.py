@@ -49,9 +49,12 @@ class Plan:
     configs: tuple[tuple[Any, str, Any], ...] = ()  # (module, attribute, traced value)
     out: Any = None  # an array of the model output's shape and dtype (not the buffer)
 
+    def __post_init__(self) -> None:
+        self.bound = tuple(zip(self.params, self.param_data, self.requires))
+
     def valid(self) -> bool:
         """The parameters, their flags and the modules' settings are those traced."""
-        for p, d, r in zip(self.params, self.param_data, self.requires):
+        for p, d, r in self.bound:
             if p._data is not d or p.requires_grad is not r:
                 return False
         for m, name, v in self.configs:

@@ -161,6 +161,10 @@ class Trainer(TrainerState):
         self._grads_stale = True
         fb.replays += 1
         loss, od = r
+        if len(step.batches) == 1 and step.backward_scale is None and key not in fb.seeds:
+            # a class loss's normaliser counts the targets not ignored, and the plan takes
+            # no ignored targets: for this signature it depends on the shape only
+            fb.seeds[key] = (norms[0], seed)
         lv = float(loss)
         if not math.isfinite(lv):
             step.finite, step.bad_loss = False, lv
@@ -241,6 +245,10 @@ class Trainer(TrainerState):
                 cb.on_after_backward(self, step)
             lr = self.lr
             ok = self._check_loss(step) and self._apply()
+        return self._record(step, ok, lr)
+
+    def _record(self, step: StepState, ok: bool, lr: float) -> float:
+        """The end of a step: the epoch's sums, the history and ``on_batch_end``."""
         mean = step.loss if ok else math.nan
         if ok:
             self.sums.merge(step.sums)
@@ -253,6 +261,83 @@ class Trainer(TrainerState):
             for cb in self._hooked["on_batch_end"]:
                 cb.on_batch_end(self, self.step, logs)
         return mean
+
+    # ------------------------------------------------------------ fast steps
+    def _fast(self) -> bool:
+        """Whether the epoch's steps may take :meth:`_fast_step`: one batch per step, no
+        step hooks, no clipping, compiled passes (what :meth:`train_step` then does beyond
+        the replay is only its checks and records, which the fast step repeats inline)."""
+        return (self.compiled is not None and self.accumulate == 1 and self.grad_clip is None
+                and not any(self._hooked.values()))
+
+    def _fast_epoch(self, batches: Iterator[Any], progress: Progress, t0: float) -> None:
+        """The batches of an epoch, each through :meth:`_fast_step` or else
+        :meth:`train_step` (the same results: the fast step is that step, inlined)."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for batch in batches:
+                if not self._fast_step(batch):
+                    self.train_step([split_batch(batch, "fit")])
+                progress.step(self.sums, t0)
+                if self._interrupted:
+                    self._check_interrupt()
+
+    def _fast_step(self, batch: Any) -> bool:
+        """One replayed step of one batch with the checks of :meth:`train_step` inline;
+        False (nothing done) when the batch needs the general step: no replayable plan,
+        no cached seed yet, or not a plain ``(x, y)`` pair of arrays or Tensors."""
+        fb = self.compiled
+        if self.guard.reference is None or type(batch) not in (tuple, list) \
+                or len(batch) != 2:
+            return False
+        xb, yb = batch
+        x = xb._data if isinstance(xb, Tensor) else xb
+        y_raw = yb._data if isinstance(yb, Tensor) else yb
+        if type(x) is not np.ndarray or type(y_raw) is not np.ndarray:
+            return False
+        key = fb.key(x, y_raw)  # type: ignore[union-attr]
+        cached = fb.seeds.get(key)  # type: ignore[union-attr]
+        if cached is None:
+            return False
+        plan = fb.lookup(key)  # type: ignore[union-attr]
+        if plan is None or plan is TRACE:
+            return False
+        y = prep_target(plan.out, y_raw)
+        self._reset_grads(flat_plan=True)
+        norm, seed = cached
+        r = plan.forward_backward(x, y, seed)
+        if r is None:  # the plan declined these values (nothing computed)
+            return False
+        self._grads_stale = True
+        fb.replays += 1  # type: ignore[union-attr]
+        loss, od = r
+        lv = 0.0 + float(loss)  # as the step's sums hold it (0.0 + -0.0 is 0.0)
+        lr = self.lr
+        d = self.loss.divisor(norm)
+        mean = lv / d if d else math.nan
+        ref = self.guard.reference
+        ratio = self.guard.ratio
+        if not (math.isfinite(mean) and ref > 0 and (ratio is None or mean <= ratio * ref)
+                and self._grads_finite()):
+            # something to report, skip or update: train_step's own checks, on these sums
+            step = StepState([batch], self.new_sums())
+            step.normaliser = norm
+            if math.isfinite(lv):
+                step.sums.add(lv, norm, od, y)
+            else:
+                step.finite, step.bad_loss = False, lv
+            ok = self._check_loss(step) and self._apply()
+            self._record(step, ok, lr)
+            return True
+        self.optimizer.step()
+        sums = self.sums
+        sums.loss += lv
+        sums.norm += norm
+        sums.add_metrics(od, y)
+        self.step += 1
+        steps = self.history.steps
+        steps["loss"].append(mean)
+        steps["lr"].append(lr)
+        return True
 
     def _groups(self, it: Iterator[Any]) -> Iterator[list[Batch]]:
         k = self.accumulate
@@ -330,10 +415,13 @@ class Trainer(TrainerState):
                 if not (mid_epoch and self._batches_done):
                     batches = iter(self.loader)
                     self._loader_epoch = getattr(self.loader, "epoch", None)
-                    for group in self._groups(batches):
-                        self.train_step(group)
-                        progress.step(self.sums, t0)
-                        self._check_interrupt()
+                    if self._fast():
+                        self._fast_epoch(batches, progress, t0)
+                    else:
+                        for group in self._groups(batches):
+                            self.train_step(group)
+                            progress.step(self.sums, t0)
+                            self._check_interrupt()
                 logs = self._end_epoch(t0, progress)
                 self._check_interrupt()
             self._reset_grads()  # as after every step before: fit leaves no gradients behind
