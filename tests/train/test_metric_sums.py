@@ -87,15 +87,23 @@ def test_running_sums_give_the_metrics_with_and_without_c(fused: bool) -> None:
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 def test_all_finite_finds_every_nan_and_infinity(dt: type) -> None:
     info = np.finfo(dt)
-    for n in (1, 7, 64, 1000, 24577):
+    u = np.uint32 if dt == np.float32 else np.uint64
+    w = 32 if dt == np.float32 else 64
+    # NaNs of any sign and payload (the vector paths test the bits without the sign)
+    nans = [np.array(v, dtype=u).view(dt) for v in (
+        (1 << w) - 1, (1 << (w - 1)) | (info.max.view(u) + 2), info.max.view(u) + 2)]
+    for n in (1, 7, 31, 33, 64, 95, 1000, 24577):
         a = np.random.default_rng(n).standard_normal(n).astype(dt)
         a[0] = info.max  # large, subnormal and zero values are finite
         a[-1] = info.smallest_subnormal
+        if n > 2:
+            a[1] = -info.max
+            a[2] = -0.0
         assert F.all_finite(a) is True
-        for bad in (np.nan, np.inf, -np.inf):
-            for where in {0, n // 2, n - 1}:
+        for bad in (np.nan, np.inf, -np.inf, *nans):
+            for where in {0, n // 2, n - 1, max(n - 2, 0)}:
                 b = a.copy()
                 b[where] = bad
-                assert F.all_finite(b) is False
+                assert F.all_finite(b) is False, (n, where, bad)
     assert F.all_finite(np.zeros(4, np.float16)) is None
     assert F.all_finite(np.zeros((4, 4), np.float32)[:, ::2]) is None  # not contiguous
