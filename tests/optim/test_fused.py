@@ -222,3 +222,61 @@ def test_adam_kernel_bit_identical(dtype, n):
                                **hyper)
             for x, y in zip(a1, a2):
                 assert _same(x, y), (hyper, step)
+
+
+STEADY_CASES = [
+    dict(momentum=0.0),
+    dict(momentum=0.9),
+    dict(momentum=0.9, nesterov=True, weight_decay=0.01),
+    dict(momentum=0.5, dampening=0.3, maximize=True),
+    dict(momentum=0.9, momentum_form="sutskever"),
+    dict(momentum=0.9, flush_subnormals=True),
+]
+
+
+@pytest.mark.parametrize("kw", STEADY_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_flat_sgd_steady_step_equals_general_step(kw, dtype, monkeypatch):
+    # SGD's flat steady step (the fused kernel without the general state bookkeeping)
+    # leaves the same parameters and state as the general step, also across a state
+    # change (a parameter's state removed: the general step runs and rebuilds it)
+    def run(steady: bool):
+        if not steady:
+            monkeypatch.setattr(optim.SGD, "_steady_segment", lambda self, seg: False)
+        r = np.random.default_rng(0)
+        ps = [gs.tensor(r.standard_normal(s).astype(dtype), requires_grad=True)
+              for s in ((5, 3), (3,), (7,))]
+        opt = optim.SGD([{"params": ps[:2]}, {"params": ps[2:], "lr": 0.05}], lr=0.1,
+                        flat=True, **kw)
+        for t in range(6):
+            for p in ps:
+                p.grad = gs.tensor(r.standard_normal(p.shape).astype(dtype))
+            opt.step()
+            if t == 2 and kw["momentum"]:
+                del opt.state[ps[1]]["momentum_buffer"]
+        monkeypatch.undo()
+        return [p._data.copy() for p in ps], opt.state_dict()
+
+    (pa, sa), (pb, sb) = run(True), run(False)
+    assert all(np.array_equal(a, b) for a, b in zip(pa, pb))
+    assert sa["state"].keys() == sb["state"].keys()
+    for k in sa["state"]:
+        for name, v in sa["state"][k].items():
+            assert np.array_equal(np.asarray(v), np.asarray(sb["state"][k][name])), (k, name)
+
+
+def test_flat_sgd_steady_step_is_taken(monkeypatch):
+    calls = []
+    orig = optim.SGD._steady_segment
+
+    def spy(self, seg):
+        calls.append(orig(self, seg))
+        return calls[-1]
+
+    monkeypatch.setattr(optim.SGD, "_steady_segment", spy)
+    p = gs.tensor(np.ones(4, np.float32), requires_grad=True)
+    opt = optim.SGD([p], lr=0.1, momentum=0.9, flat=True)
+    for _ in range(3):
+        p.grad = gs.tensor(np.ones(4, np.float32))
+        opt.step()
+    assert calls == [False, True, True]  # the first step creates the momentum buffer

@@ -112,7 +112,7 @@ def run_fused(
             return False
     itemsize = dtype.itemsize
     for x in scalars:
-        if not _scalar_ok(x, itemsize):
+        if type(x) is not float and not _scalar_ok(x, itemsize):
             return False
     if not n:
         return True

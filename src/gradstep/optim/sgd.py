@@ -11,6 +11,7 @@ import numpy as np
 from gradstep.optim._common import check_compat_flags
 from gradstep.optim._kernels import axpy, elementwise, run_fused, scal
 from gradstep.optim._kernels import flush_below as _flush_below
+from gradstep.optim.flat import FlatSegment
 from gradstep.optim.optimizer import Alloc, Optimizer, _check_nonneg
 
 __all__ = ["SGD", "sgd_update", "MOMENTUM_FORMS"]
@@ -226,6 +227,41 @@ class SGD(Optimizer):
                 f"{name}: dampening is not defined for momentum_form='sutskever', "
                 f"got dampening={group['dampening']!r}"
             )
+
+    def _step_segment(self, seg: FlatSegment) -> None:
+        if not self._steady_segment(seg):
+            super()._step_segment(seg)
+
+    def _steady_segment(self, seg: FlatSegment) -> bool:
+        """The segment's update when the general path would only run the fused kernel: no
+        subnormal flushing, and every parameter's state already in its steady form (empty
+        without momentum; just the momentum buffer with it), so no state is created or
+        changed. False (nothing done) otherwise, or when the fused kernel cannot run."""
+        group = self.param_groups[seg.group]
+        if group["flush_subnormals"]:
+            return False
+        momentum = group["momentum"]
+        state = self.state
+        buf = None
+        if momentum != 0:
+            buf = seg.state.get("momentum_buffer")
+            if buf is None:
+                return False
+            for p in seg.params:
+                st = state.get(p)
+                if st is None or len(st) != 1 or type(st.get("momentum_buffer")) is not np.ndarray:
+                    return False
+        else:
+            for p in seg.params:
+                st = state.get(p)
+                if st is None or st:
+                    return False
+        return _sgd_fused(
+            seg._data, seg._grad, buf, lr=group["lr"], momentum=momentum,
+            dampening=group["dampening"], nesterov=group["nesterov"],
+            weight_decay=group["weight_decay"], maximize=group["maximize"],
+            momentum_form=group["momentum_form"], first=False, flush_below=0.0,
+        )
 
     def _update(
         self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
