@@ -1,7 +1,8 @@
-"""fit's fast step: with one batch per step, no step hooks and no clipping, a replayed step
-runs its checks and records inline (``Trainer._fast_step``); every such run equals the
-general step (forced by a step hook that does nothing) bit for bit, also when a loss or a
-gradient is not finite, when the guard stops the run, and when a plan declines a batch."""
+"""fit's fast step: with one batch per step, no hooks inside the step and no clipping, a
+replayed step runs its checks and records inline (``Trainer._fast_step``); every such run
+equals the general step (forced by a step hook that does nothing) bit for bit, also when a
+loss or a gradient is not finite, when the guard stops the run, when a plan declines a
+batch, and with ``on_batch_end`` callbacks (a per-step scheduler)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,20 @@ from gradstep.train.loop import Trainer
 
 
 class StepHook(Callback):
-    """A do-nothing step hook: its presence makes fit take the general step."""
+    """A do-nothing hook inside the step: its presence makes fit take the general step."""
+
+    def on_before_step(self, trainer: Any) -> None:
+        pass
+
+
+class Logs(Callback):
+    """Records what ``on_batch_end`` receives, and NumPy's error settings there."""
+
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
 
     def on_batch_end(self, trainer: Any, step: int, logs: Any) -> None:
-        pass
+        self.seen.append((step, dict(logs), np.geterr()))
 
 
 @pytest.fixture
@@ -202,3 +213,35 @@ def test_dataset_gather_equals_fancy_indexing() -> None:
     np.testing.assert_array_equal(ds.gather(mask)[0], x[mask])  # a mask, not indices 0/1
     tds = TensorDataset(gs.tensor(x), gs.tensor(y))
     np.testing.assert_array_equal(tds.gather(np.array([2, 7]))[0], x[[2, 7]])
+
+
+def test_on_batch_end_and_a_step_scheduler_in_fast_steps(fast_calls: list[Any]) -> None:
+    def go(fast: bool) -> Any:
+        g = np.random.default_rng(0)
+        model = nn.Sequential(nn.Linear(6, 8, generator=g), nn.Tanh(), nn.Linear(8, 3, generator=g))
+        ps = list(model.parameters())
+        o = optim.SGD(ps, lr=0.1, momentum=0.9, flat=True)
+        sched = optim.lr_scheduler.StepLR(o, step_size=4, gamma=0.5)
+        logs = Logs()
+        r = np.random.default_rng(1)
+        x = r.standard_normal((45, 6)).astype(np.float32)
+        x[30, 0] = np.nan  # one skipped step
+        y = r.integers(0, 3, 45)
+        with np.errstate(over="warn", invalid="raise", divide="print", under="ignore"):
+            h = gs.fit(model, (x, y), optimizer=o, epochs=3, batch_size=8, verbose=0,
+                       scheduler=sched, scheduler_interval="step", on_nonfinite="skip",
+                       callbacks=[logs, *([] if fast else [StepHook()])])
+        return [p._data.copy() for p in ps], h, logs.seen
+
+    (pa, ha, la), (pb, hb, lb) = go(False), go(True)
+    assert fast_calls.count(True) > 5
+    assert all(np.array_equal(u, v) for u, v in zip(pa, pb))
+    _same_history(ha, hb)
+    assert len(la) == len(lb) == 18
+    for (sa, da, ea), (sb, db, eb) in zip(la, lb):
+        assert sa == sb and da.keys() == db.keys()
+        assert all(np.array_equal(da[k], db[k], equal_nan=True) for k in da)
+        # callbacks run under the caller's settings, not the step's silenced ones
+        assert ea == eb == {"over": "warn", "invalid": "raise", "divide": "print",
+                            "under": "ignore"}
+    assert sum(d["skipped"] for _, d, _ in lb) == 3.0

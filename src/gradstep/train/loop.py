@@ -40,12 +40,12 @@ class Trainer(TrainerState):
             return list(grads.values())
         return [p._grad for p in self._params if p._grad is not None]
 
-    def _grads_finite(self) -> bool:
+    def _grads_finite(self, grads: list[np.ndarray] | None = None) -> bool:
         # one vectorized pass over the exponent bits (gradstep._fused), else a NumPy sum
         # (not a BLAS dot, which wakes idle BLAS threads): NaN/Inf anywhere makes it
         # non-finite; an overflow of finite values is ruled out by the exact check
         fused = _optk._FUSED_MOD if _optk._FUSED_ON[0] else None
-        for g in self._grads():
+        for g in self._grads() if grads is None else grads:
             ok = fused.all_finite(g) if fused is not None else None
             if ok is None:
                 ok = math.isfinite(np.add.reduce(g, axis=None)) or bool(np.isfinite(g).all())
@@ -257,29 +257,50 @@ class Trainer(TrainerState):
         self.history.steps["loss"].append(mean)
         self.history.steps["lr"].append(lr)
         if self._hooked["on_batch_end"]:
-            logs = {"loss": mean, "lr": lr, "size": float(step.sums.n), "skipped": float(not ok)}
+            self._batch_end(mean, lr, step.sums.n, ok)
+        return mean
+
+    def _batch_end(self, mean: float, lr: float, size: int, ok: bool) -> None:
+        """``on_batch_end`` of every callback, with NumPy's floating-point settings of the
+        caller (not the step's silenced ones)."""
+        logs = {"loss": mean, "lr": lr, "size": float(size), "skipped": float(not ok)}
+        err = self._outer_err
+        if err is None:
             for cb in self._hooked["on_batch_end"]:
                 cb.on_batch_end(self, self.step, logs)
-        return mean
+            return
+        with np.errstate(**err):
+            for cb in self._hooked["on_batch_end"]:
+                cb.on_batch_end(self, self.step, logs)
 
     # ------------------------------------------------------------ fast steps
     def _fast(self) -> bool:
         """Whether the epoch's steps may take :meth:`_fast_step`: one batch per step, no
-        step hooks, no clipping, compiled passes (what :meth:`train_step` then does beyond
-        the replay is only its checks and records, which the fast step repeats inline)."""
+        hooks inside the step (``on_batch_end`` after it is fine), no clipping, compiled
+        passes (what :meth:`train_step` then does beyond the replay is only its checks and
+        records, which the fast step repeats inline)."""
+        h = self._hooked
         return (self.compiled is not None and self.accumulate == 1 and self.grad_clip is None
-                and not any(self._hooked.values()))
+                and not (h["on_step_begin"] or h["on_after_backward"] or h["on_before_step"]))
 
     def _fast_epoch(self, batches: Iterator[Any], progress: Progress, t0: float) -> None:
         """The batches of an epoch, each through :meth:`_fast_step` or else
         :meth:`train_step` (the same results: the fast step is that step, inlined)."""
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for batch in batches:
-                if not self._fast_step(batch):
-                    self.train_step([split_batch(batch, "fit")])
-                progress.step(self.sums, t0)
-                if self._interrupted:
-                    self._check_interrupt()
+        # a flat optimizer's gradient buffers stay the same arrays (no step hook can
+        # re-flatten it): looked up once
+        grads = getattr(getattr(self.optimizer, "flat", None), "grads", None)
+        self._flat_grads = list(grads.values()) if isinstance(grads, dict) and grads else None
+        self._outer_err = np.geterr()  # what on_batch_end runs under
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                for batch in batches:
+                    if not self._fast_step(batch):
+                        self.train_step([split_batch(batch, "fit")])
+                    progress.step(self.sums, t0)
+                    if self._interrupted:
+                        self._check_interrupt()
+        finally:
+            self._outer_err = None
 
     def _fast_step(self, batch: Any) -> bool:
         """One replayed step of one batch with the checks of :meth:`train_step` inline;
@@ -317,7 +338,7 @@ class Trainer(TrainerState):
         ref = self.guard.reference
         ratio = self.guard.ratio
         if not (math.isfinite(mean) and ref > 0 and (ratio is None or mean <= ratio * ref)
-                and self._grads_finite()):
+                and self._grads_finite(self._flat_grads)):
             # something to report, skip or update: train_step's own checks, on these sums
             step = StepState([batch], self.new_sums())
             step.normaliser = norm
@@ -337,6 +358,8 @@ class Trainer(TrainerState):
         steps = self.history.steps
         steps["loss"].append(mean)
         steps["lr"].append(lr)
+        if self._hooked["on_batch_end"]:
+            self._batch_end(mean, lr, len(y) if y.ndim else 1, True)
         return True
 
     def _groups(self, it: Iterator[Any]) -> Iterator[list[Batch]]:
