@@ -147,7 +147,7 @@ class TrainerState:
         self._interrupted = False  # Ctrl-C seen: stop after the current step
         self._grads_stale = False  # the last step's gradients await zero_grad()
         self._flat_grads: list[np.ndarray] | None = None  # a flat optimizer's, per epoch
-        self._outer_err: dict[str, str] | None = None  # NumPy's settings around fast steps
+        self._outer_err: Any = None  # NumPy's error settings around fast steps (geterr)
         self.meta: dict[str, Any] = {}
         self._params = list(_parameters(model, optimizer))
         # the compiled forward and backward pass (gradstep.jit), or None with compile=False
