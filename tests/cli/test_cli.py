@@ -404,12 +404,21 @@ def test_plots_skipped_without_matplotlib(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "r" / "history.csv").exists()
 
 
-def test_no_compile_trains_the_same_weights(tmp_path):
-    # fit's compiled plan and the eager steps give the same weights, bit for bit
+def test_no_compile_trains_the_same_weights(tmp_path, monkeypatch):
+    # fit's compiled plan and the eager steps give the same weights, bit for bit; the
+    # command's own callbacks (test metrics, SIGTERM) leave fit its fast steps
+    from gradstep.train.loop import Trainer
+
+    fast: list[bool] = []
+    orig = Trainer._fast_step
+    monkeypatch.setattr(Trainer, "_fast_step",
+                        lambda self, b: fast.append(orig(self, b)) or fast[-1])
     for name, extra in (("c", []), ("e", ["--no-compile"])):
         argv = ["train", "--dataset", "iris", "--epochs", "3", "--out", str(tmp_path / name),
                 "-q", *extra]
         assert main(argv) == 0
+        assert (fast.count(True) > 0) == (name == "c")
+        fast.clear()
     a = gs.load_checkpoint(tmp_path / "c" / "last.safetensors").model_state
     b = gs.load_checkpoint(tmp_path / "e" / "last.safetensors").model_state
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
