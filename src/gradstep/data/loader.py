@@ -35,11 +35,20 @@ from gradstep.data.sampler import (
     numpy_rng,
 )
 from gradstep.errors import DataError
+from gradstep.tensor import _plain
 
 __all__ = ["DataLoader", "global_batch_slices", "shard_bounds"]
 
 _STATE_VERSION = 1
 _UNBATCHED = "unbatched"
+
+
+def _plain_kinds(arrays: list[Any]) -> bool:
+    """Whether both gathered arrays become tensors as they are (what ``as_batch_tensors``
+    does with numeric arrays)."""
+    a, b = arrays
+    return (type(a) is np.ndarray and type(b) is np.ndarray and a.dtype.kind in "biuf"
+            and b.dtype.kind in "biuf")
 
 
 def shard_bounds(length: int, rank: int, world_size: int) -> tuple[int, int]:
@@ -374,6 +383,8 @@ class DataLoader:
         if self._builtin:
             perm = self._permutation(rng)
             slices = global_batch_slices(len(perm), self.global_batch_size, self.drop_last)
+            if self.world_size == 1:
+                return (perm[s] for s in slices), len(slices)
             return (self._local(perm[s]) for s in slices), len(slices)
         try:
             steps: int | None = len(self)
@@ -458,12 +469,26 @@ class DataLoader:
     def _batches(self, plan: Iterator[np.ndarray], start: int,
                  steps: int | None) -> Iterator[Any]:
         t = start
+        fetch = self._fetch
+        gather = None
+        if self._auto_collation and not self._custom_collate:
+            gather = getattr(self.dataset, "gather", None)
         for idx in plan:
-            batch = self._fetch(idx)
+            if gather is not None:  # _fetch's common case, without its lookups
+                arrays = gather(idx)
+                if type(arrays) is list and len(arrays) == 2 and _plain_kinds(arrays):
+                    batch: Any = [_plain(arrays[0]), _plain(arrays[1])]
+                else:
+                    batch = as_batch_tensors(arrays)
+            else:
+                batch = fetch(idx)
             # Record the position *before* handing the batch out, so state_dict() taken
             # after consuming batch t points at batch t + 1.
-            self._mark(t, steps)
             t += 1
+            if steps is not None and t == steps:
+                self._finish_epoch()
+            else:
+                self._batch_index = t
             yield batch
         if steps is None:
             self._finish_epoch()

@@ -47,7 +47,8 @@ class LossBackward:
         self.reasons: dict[Any, str] = {}
         self.traces = 0
         self.replays = 0
-        self.seeds: dict[Any, Any] = {}  # signature -> (normaliser, backward seed), for fit
+        # signature -> (normaliser, backward seed, divisor), for fit
+        self.seeds: dict[Any, Any] = {}
         self._configs = tuple(s for m in mods if any(True for _ in m.children())
                               for s in settings(m))
 

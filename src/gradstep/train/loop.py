@@ -148,7 +148,7 @@ class Trainer(TrainerState):
                 norm = red.normaliser(y, plan.out.ndim)
                 d = red.divisor(norm)
                 cached = fb.seeds[key] = (norm, np.asarray(1.0 / d if d else 0.0,
-                                                           dtype=plan.out.dtype))
+                                                           dtype=plan.out.dtype), d)
             norms[:] = [cached[0]]
             step.normaliser = cached[0]
             seed = cached[1]
@@ -164,7 +164,7 @@ class Trainer(TrainerState):
         if len(step.batches) == 1 and step.backward_scale is None and key not in fb.seeds:
             # a class loss's normaliser counts the targets not ignored, and the plan takes
             # no ignored targets: for this signature it depends on the shape only
-            fb.seeds[key] = (norms[0], seed)
+            fb.seeds[key] = (norms[0], seed, self.loss.divisor(norms[0]))
         lv = float(loss)
         if not math.isfinite(lv):
             step.finite, step.bad_loss = False, lv
@@ -293,10 +293,12 @@ class Trainer(TrainerState):
         self._outer_err = np.geterr()  # what on_batch_end runs under
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                bar = progress.bar is not None
                 for batch in batches:
                     if not self._fast_step(batch):
                         self.train_step([split_batch(batch, "fit")])
-                    progress.step(self.sums, t0)
+                    if bar:
+                        progress.step(self.sums, t0)
                     if self._interrupted:
                         self._check_interrupt()
         finally:
@@ -323,8 +325,9 @@ class Trainer(TrainerState):
         if plan is None or plan is TRACE:
             return False
         y = prep_target(plan.out, y_raw)
-        self._reset_grads(flat_plan=True)
-        norm, seed = cached
+        if self._flat_grads is None:  # a flat optimizer's buffer is overwritten by the plan
+            self._reset_grads(flat_plan=True)
+        norm, seed, d = cached
         r = plan.forward_backward(x, y, seed)
         if r is None:  # the plan declined these values (nothing computed)
             return False
@@ -333,7 +336,6 @@ class Trainer(TrainerState):
         loss, od = r
         lv = 0.0 + float(loss)  # as the step's sums hold it (0.0 + -0.0 is 0.0)
         lr = self.lr
-        d = self.loss.divisor(norm)
         mean = lv / d if d else math.nan
         ref = self.guard.reference
         ratio = self.guard.ratio
