@@ -43,14 +43,6 @@ _STATE_VERSION = 1
 _UNBATCHED = "unbatched"
 
 
-def _plain_kinds(arrays: list[Any]) -> bool:
-    """Whether both gathered arrays become tensors as they are (what ``as_batch_tensors``
-    does with numeric arrays)."""
-    a, b = arrays
-    return (type(a) is np.ndarray and type(b) is np.ndarray and a.dtype.kind in "biuf"
-            and b.dtype.kind in "biuf")
-
-
 def shard_bounds(length: int, rank: int, world_size: int) -> tuple[int, int]:
     """Contiguous ``[start, stop)`` of a batch of ``length`` that ``rank`` of ``world_size`` takes.
 
@@ -396,6 +388,8 @@ class DataLoader:
             source = iter(self.batch_sampler)
         else:
             source = iter(BatchSampler(self.sampler, self.global_batch_size, self.drop_last))
+        if self.world_size == 1:
+            return (np.asarray(b, dtype=np.int64) for b in source), steps
         return (self._local(np.asarray(b, dtype=np.int64)) for b in source), steps
 
     # -- batches ------------------------------------------------------------------------
@@ -476,8 +470,13 @@ class DataLoader:
         for idx in plan:
             if gather is not None:  # _fetch's common case, without its lookups
                 arrays = gather(idx)
-                if type(arrays) is list and len(arrays) == 2 and _plain_kinds(arrays):
-                    batch: Any = [_plain(arrays[0]), _plain(arrays[1])]
+                if type(arrays) is list and len(arrays) == 2:
+                    a, b = arrays  # numeric arrays become tensors as they are
+                    if type(a) is np.ndarray and type(b) is np.ndarray \
+                            and a.dtype.kind in "biuf" and b.dtype.kind in "biuf":
+                        batch: Any = [_plain(a), _plain(b)]
+                    else:
+                        batch = as_batch_tensors(arrays)
                 else:
                     batch = as_batch_tensors(arrays)
             else:
