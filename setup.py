@@ -1,11 +1,14 @@
 """Build of the optional C extension ``gradstep._fused`` (metadata: pyproject.toml).
 
 The compile flags follow the compiler in use: GCC and Clang get ``-O3 -ffp-contract=off
--fno-fast-math -fno-trapping-math`` and MSVC ``/O2 /fp:precise``. Both keep the compiler from
-fusing multiplies and adds, so that the fused kernels round exactly as the NumPy ones
-(bit-identical results). ``-fno-trapping-math`` changes no value (only whether an operation
-may raise a floating-point trap, which Python never enables); it lets GCC turn the kernels'
-per-element selects (ReLU, its mask, the stable sigmoid) into vector blends.
+-fno-fast-math -fno-trapping-math -fno-math-errno`` and MSVC ``/O2 /fp:precise``. Both keep
+the compiler from fusing multiplies and adds, so that the fused kernels round exactly as the
+NumPy ones (bit-identical results). ``-fno-trapping-math`` changes no value (only whether an
+operation may raise a floating-point trap, which Python never enables); it lets GCC turn the
+kernels' per-element selects (ReLU, its mask, the stable sigmoid) into vector blends.
+``-fno-math-errno`` changes no value either (only whether ``sqrt`` of a negative number sets
+``errno``, which nothing reads): it lets the Adam update's square roots run as vector
+instructions.
 
 When the extension cannot be built (no compiler, missing headers, an unknown compiler that
 rejects the flags), the install still succeeds and says once that gradstep uses its NumPy
@@ -21,9 +24,12 @@ from setuptools.command.build_ext import build_ext
 
 _FLAGS = {
     "msvc": ["/O2", "/fp:precise"],
-    "unix": ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fno-trapping-math"],
-    "mingw32": ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fno-trapping-math"],
-    "cygwin": ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fno-trapping-math"],
+    "unix": ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fno-trapping-math",
+             "-fno-math-errno"],
+    "mingw32": ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fno-trapping-math",
+                "-fno-math-errno"],
+    "cygwin": ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fno-trapping-math",
+               "-fno-math-errno"],
 }
 
 _FALLBACK = (

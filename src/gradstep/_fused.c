@@ -19,6 +19,56 @@
 #include <string.h>
 #include <stdint.h>
 
+/* 256-bit versions of some loops where the CPU has AVX2, chosen at run time. AVX2 alone
+ * brings no fused multiply-add (and -ffp-contract=off forbids contracting anyway): the
+ * wider loops compute every element exactly as the default ones. */
+#if defined(__GNUC__) && defined(__x86_64__)
+#define HAVE_AVX2_PATH 1
+#define AVX2_FN __attribute__((target("avx2")))
+
+static int avx2_allowed = 1; /* set_wide(False) turns the wide loops off (for tests) */
+
+static int
+cpu_has_avx2(void)
+{
+    static int known = -1;
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx2") ? 1 : 0;
+    }
+    return known && avx2_allowed;
+}
+#endif
+
+PyDoc_STRVAR(set_wide_doc,
+"set_wide(on) -> bool\n--\n\n"
+"Whether the 256-bit (AVX2) loops may run where the CPU has them (they give the same\n"
+"results as the default loops); returns whether they ran before the call. With on=None,\n"
+"only returns whether they run.");
+
+static PyObject *
+fused_set_wide(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 1) {
+        PyErr_SetString(PyExc_TypeError, "set_wide() takes 1 argument");
+        return NULL;
+    }
+#ifdef HAVE_AVX2_PATH
+    int before = cpu_has_avx2();
+    if (args[0] != Py_None) {
+        int on = PyObject_IsTrue(args[0]);
+        if (on < 0)
+            return NULL;
+        avx2_allowed = on;
+    }
+    return PyBool_FromLong(before);
+#else
+    (void)args;
+    Py_RETURN_FALSE;
+#endif
+}
+
 /* ------------------------------------------------------------------ SGD */
 
 enum { SGD_NOMOM = 0, SGD_FIRST = 1, SGD_MOM = 2, SGD_SUTSKEVER = 3 };
@@ -87,6 +137,19 @@ typedef void (*sgd_fn)(void *, const void *, void *, Py_ssize_t, const sgd_scala
 GEN5(0)
 GEN5(1)
 
+#ifdef HAVE_AVX2_PATH
+#undef GEN1
+#define GEN1(a, b_, c, d, e)                                                                 \
+    AVX2_FN static void sgd32x_##a##b_##c##d##e(void *p, const void *g, void *b,              \
+                                                Py_ssize_t n, const sgd_scalars *s)          \
+    { sgd_f32((float *)p, (const float *)g, (float *)b, n, s, a, b_, c, d, e); }             \
+    AVX2_FN static void sgd64x_##a##b_##c##d##e(void *p, const void *g, void *b,              \
+                                                Py_ssize_t n, const sgd_scalars *s)          \
+    { sgd_f64((double *)p, (const double *)g, (double *)b, n, s, a, b_, c, d, e); }
+GEN5(0)
+GEN5(1)
+#endif
+
 #define TAB1(w, a, b_, c, d) &sgd##w##_##a##b_##c##d##0, &sgd##w##_##a##b_##c##d##1,
 #define TAB2(w, a, b_, c) TAB1(w, a, b_, c, 0) TAB1(w, a, b_, c, 1)
 #define TAB3(w, a, b_) TAB2(w, a, b_, 0) TAB2(w, a, b_, 1) TAB2(w, a, b_, 2) TAB2(w, a, b_, 3)
@@ -95,6 +158,10 @@ GEN5(1)
 
 static const sgd_fn SGD32[64] = {TAB5(32)};
 static const sgd_fn SGD64[64] = {TAB5(64)};
+#ifdef HAVE_AVX2_PATH
+static const sgd_fn SGD32X[64] = {TAB5(32x)};
+static const sgd_fn SGD64X[64] = {TAB5(64x)};
+#endif
 
 /* ------------------------------------------------------------------ Adam */
 
@@ -160,12 +227,31 @@ typedef void (*adam_fn)(void *, const void *, void *, void *, void *, Py_ssize_t
 AGEN3(0)
 AGEN3(1)
 
+#ifdef HAVE_AVX2_PATH
+#undef AGEN1
+#define AGEN1(a, b_, c)                                                                      \
+    AVX2_FN static void adam32x_##a##b_##c(void *p, const void *g, void *m, void *v,          \
+                                           void *x, Py_ssize_t n, const adam_scalars *s)     \
+    { adam_f32((float *)p, (const float *)g, (float *)m, (float *)v, (float *)x, n, s,       \
+               a, b_, c); }                                                                  \
+    AVX2_FN static void adam64x_##a##b_##c(void *p, const void *g, void *m, void *v,          \
+                                           void *x, Py_ssize_t n, const adam_scalars *s)     \
+    { adam_f64((double *)p, (const double *)g, (double *)m, (double *)v, (double *)x, n, s,  \
+               a, b_, c); }
+AGEN3(0)
+AGEN3(1)
+#endif
+
 #define ATAB1(w, a, b_) &adam##w##_##a##b_##0, &adam##w##_##a##b_##1,
 #define ATAB2(w, a) ATAB1(w, a, 0) ATAB1(w, a, 1) ATAB1(w, a, 2)
 #define ATAB3(w) ATAB2(w, 0) ATAB2(w, 1)
 /* index: (MAX*3 + WD)*2 + AMS */
 static const adam_fn ADAM32[12] = {ATAB3(32)};
 static const adam_fn ADAM64[12] = {ATAB3(64)};
+#ifdef HAVE_AVX2_PATH
+static const adam_fn ADAM32X[12] = {ATAB3(32x)};
+static const adam_fn ADAM64X[12] = {ATAB3(64x)};
+#endif
 
 /* ------------------------------------------------------------------ argument handling */
 
@@ -325,6 +411,10 @@ fused_sgd(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     sgd_fn fn = bs.kind == 'f' ? SGD32[idx] : SGD64[idx];
+#ifdef HAVE_AVX2_PATH
+    if (cpu_has_avx2())
+        fn = bs.kind == 'f' ? SGD32X[idx] : SGD64X[idx];
+#endif
     Py_ssize_t n = hi - lo;
     Py_BEGIN_ALLOW_THREADS
     fn(bs.ptr[0], bs.ptr[1], bs.ptr[2], n, &s);
@@ -370,6 +460,10 @@ fused_adam(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     int idx = ((int)(flags & 1) * 3 + wdm) * 2 + ams;
     adam_fn fn = bs.kind == 'f' ? ADAM32[idx] : ADAM64[idx];
+#ifdef HAVE_AVX2_PATH
+    if (cpu_has_avx2())
+        fn = bs.kind == 'f' ? ADAM32X[idx] : ADAM64X[idx];
+#endif
     Py_ssize_t n = hi - lo;
     Py_BEGIN_ALLOW_THREADS
     fn(bs.ptr[0], bs.ptr[1], bs.ptr[2], bs.ptr[3], bs.ptr[4], n, &s);
@@ -881,10 +975,9 @@ finite64_generic(const uint64_t *u, Py_ssize_t n)
     return acc == 0;
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#define HAVE_AVX2_PATH 1
-/* the same tests on 256-bit vectors where the CPU has AVX2 (chosen at run time) */
-__attribute__((target("avx2"))) static int
+#ifdef HAVE_AVX2_PATH
+/* the same tests on 256-bit vectors */
+AVX2_FN static int
 finite32_avx2(const uint32_t *u, Py_ssize_t n)
 {
     /* the largest magnitude's bits (the sign masked off) stay below the exponent mask
@@ -898,24 +991,13 @@ finite32_avx2(const uint32_t *u, Py_ssize_t n)
     return m < 0x7f800000u;
 }
 
-__attribute__((target("avx2"))) static int
+AVX2_FN static int
 finite64_avx2(const uint64_t *u, Py_ssize_t n)
 {
     uint64_t acc = 0;
     for (Py_ssize_t i = 0; i < n; i++)
         acc |= (uint64_t)((u[i] & 0x7ff0000000000000ull) == 0x7ff0000000000000ull);
     return acc == 0;
-}
-
-static int
-cpu_has_avx2(void)
-{
-    static int known = -1;
-    if (known < 0) {
-        __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx2") ? 1 : 0;
-    }
-    return known;
 }
 #endif
 
@@ -950,7 +1032,7 @@ static PyMethodDef fused_methods[] = {
     {"adam", (PyCFunction)(void (*)(void))fused_adam, METH_FASTCALL, adam_doc},
     KM(bias), KM(bias_grad), KM(relu), KM(relu_bwd), KM(tanh_bwd), KM(sigmoid_bwd), KM(neg_abs),
     KM(sigmoid_sel), KM(mse), KM(ce_grad), KM(abs_diff_sum), KM(correct_count),
-    KM(all_finite),
+    KM(all_finite), KM(set_wide),
     {NULL, NULL, 0, NULL},
 };
 

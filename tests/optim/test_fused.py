@@ -68,9 +68,17 @@ def _same(a, b):
     return a.dtype == b.dtype and a.tobytes() == b.tobytes()
 
 
+@pytest.fixture(params=[True, False], ids=["wide", "default"])
+def wide(request):
+    """The kernels' 256-bit loops (where the CPU has AVX2) and the default ones."""
+    prev = _kernels._FUSED_MOD.set_wide(request.param)
+    yield request.param
+    _kernels._FUSED_MOD.set_wide(prev)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n", SIZES)
-def test_sgd_kernel_bit_identical(dtype, n):
+def test_sgd_kernel_bit_identical(dtype, n, wide):
     for i, hyper in enumerate(SGD_CASES):
         p, g, b = _arrays(n, dtype, 3, i)
         b *= 1e-3  # some entries fall under flush_below
@@ -99,7 +107,7 @@ def test_sgd_kernel_threads(threads):
         _kernels.set_num_threads(prev)
 
 
-def test_sgd_kernel_special_values():
+def test_sgd_kernel_special_values(wide):
     hyper = dict(lr=0.1, momentum=0.9, dampening=0.0, nesterov=True, weight_decay=0.01,
                  maximize=False, momentum_form="pytorch", first=False, flush_below=1e-30)
     for dtype in DTYPES:
@@ -204,7 +212,7 @@ def _adam_cases():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n", SIZES)
-def test_adam_kernel_bit_identical(dtype, n):
+def test_adam_kernel_bit_identical(dtype, n, wide):
     from gradstep.optim.adam import _adam_fused
 
     for i, hyper in enumerate(_adam_cases()):

@@ -84,8 +84,17 @@ def test_running_sums_give_the_metrics_with_and_without_c(fused: bool) -> None:
 
 
 @needs_c
+@pytest.mark.parametrize("wide", [True, False])
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
-def test_all_finite_finds_every_nan_and_infinity(dt: type) -> None:
+def test_all_finite_finds_every_nan_and_infinity(dt: type, wide: bool) -> None:
+    prev = F.set_wide(wide)  # the 256-bit loops (where the CPU has AVX2) and the default
+    try:
+        _all_finite_cases(dt)
+    finally:
+        F.set_wide(prev)
+
+
+def _all_finite_cases(dt: type) -> None:
     info = np.finfo(dt)
     u = np.uint32 if dt == np.float32 else np.uint64
     w = 32 if dt == np.float32 else 64
