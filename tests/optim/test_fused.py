@@ -288,3 +288,62 @@ def test_flat_sgd_steady_step_is_taken(monkeypatch):
         p.grad = gs.tensor(np.ones(4, np.float32))
         opt.step()
     assert calls == [False, True, True]  # the first step creates the momentum buffer
+
+
+ADAM_STEADY_CASES = [
+    dict(),
+    dict(amsgrad=True),
+    dict(weight_decay=0.01, maximize=True),
+    dict(weight_decay=0.01, decoupled_weight_decay=True),
+]
+
+
+@pytest.mark.parametrize("kw", ADAM_STEADY_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_flat_adam_steady_step_equals_general_step(kw, dtype, monkeypatch):
+    # as for SGD: the same parameters and state, also across state changes (a parameter's
+    # state dropped; AMSGrad switched on mid-run: the general step adds its buffer)
+    def run(steady: bool):
+        if not steady:
+            monkeypatch.setattr(optim.Adam, "_steady_segment", lambda self, seg: False)
+        r = np.random.default_rng(0)
+        ps = [gs.tensor(r.standard_normal(s).astype(dtype), requires_grad=True)
+              for s in ((5, 3), (3,), (7,))]
+        opt = optim.Adam([{"params": ps[:2]}, {"params": ps[2:], "lr": 0.05}], lr=0.01,
+                         flat=True, **kw)
+        for t in range(7):
+            for p in ps:
+                p.grad = gs.tensor(r.standard_normal(p.shape).astype(dtype))
+            opt.step()
+            if t == 2:
+                del opt.state[ps[1]]
+            if t == 4:
+                opt.param_groups[1]["amsgrad"] = True
+        monkeypatch.undo()
+        return [p._data.copy() for p in ps], opt.state_dict()
+
+    (pa, sa), (pb, sb) = run(True), run(False)
+    assert all(np.array_equal(a, b) for a, b in zip(pa, pb))
+    assert sa["state"].keys() == sb["state"].keys()
+    for k in sa["state"]:
+        assert sa["state"][k].keys() == sb["state"][k].keys()
+        for name, v in sa["state"][k].items():
+            assert np.array_equal(np.asarray(v), np.asarray(sb["state"][k][name])), (k, name)
+
+
+def test_flat_adam_steady_step_is_taken(monkeypatch):
+    calls = []
+    orig = optim.Adam._steady_segment
+
+    def spy(self, seg):
+        calls.append(orig(self, seg))
+        return calls[-1]
+
+    monkeypatch.setattr(optim.Adam, "_steady_segment", spy)
+    p = gs.tensor(np.ones(4, np.float32), requires_grad=True)
+    opt = optim.AdamW([p], lr=0.1, flat=True)
+    for _ in range(3):
+        p.grad = gs.tensor(np.ones(4, np.float32))
+        opt.step()
+    assert calls == [False, True, True]  # the first step creates the moments
+    assert opt.state[p]["step"] == 3

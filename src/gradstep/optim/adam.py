@@ -9,9 +9,12 @@ import numpy as np
 
 from gradstep.optim._common import check_adam_group, check_compat_flags
 from gradstep.optim._kernels import axpy, elementwise, run_fused, scal
+from gradstep.optim.flat import FlatSegment
 from gradstep.optim.optimizer import Alloc, Optimizer
 
 __all__ = ["Adam", "AdamW", "adam_update"]
+
+_MOMENTS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")  # the state arrays, in order
 
 
 def adam_update(
@@ -168,6 +171,47 @@ class Adam(Optimizer):
 
     def _check_group(self, group: dict[str, Any]) -> None:
         check_adam_group(type(self).__name__, group)
+
+    def _step_segment(self, seg: FlatSegment) -> None:
+        if not self._steady_segment(seg):
+            super()._step_segment(seg)
+
+    def _steady_segment(self, seg: FlatSegment) -> bool:
+        """The segment's update when the general path would only run the fused kernel and
+        count the step: every parameter's state holds exactly the moment buffers (and the
+        AMSGrad maximum when on) and one integer step, the same for all. False (nothing
+        done) otherwise, or when the fused kernel cannot run."""
+        group = self.param_groups[seg.group]
+        amsgrad = group["amsgrad"]
+        keys = 4 if amsgrad else 3
+        state = self.state
+        step = None
+        for p in seg.params:
+            st = state.get(p)
+            if st is None or len(st) != keys:
+                return False
+            k = st.get("step")
+            if type(k) is not int or (step is not None and k != step):
+                return False
+            step = k
+            for name in _MOMENTS[:keys - 1]:
+                if type(st.get(name)) is not np.ndarray:
+                    return False
+        arrays = seg.state
+        m, v, vmax = arrays.get("exp_avg"), arrays.get("exp_avg_sq"), arrays.get("max_exp_avg_sq")
+        if m is None or v is None or (amsgrad and vmax is None) or step is None:
+            return False
+        beta1, beta2 = group["betas"]
+        if not _adam_fused(
+            seg._data, seg._grad, m, v, vmax, step=step + 1, lr=group["lr"], beta1=beta1,
+            beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
+            amsgrad=amsgrad, maximize=group["maximize"],
+            decoupled_weight_decay=group["decoupled_weight_decay"],
+        ):
+            return False
+        for p in seg.params:
+            state[p]["step"] = step + 1
+        return True
 
     def _update(
         self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
