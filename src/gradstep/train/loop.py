@@ -342,7 +342,7 @@ class Trainer(TrainerState):
         if not (math.isfinite(mean) and ref > 0 and (ratio is None or mean <= ratio * ref)
                 and self._grads_finite(self._flat_grads)):
             # something to report, skip or update: train_step's own checks, on these sums
-            step = StepState([batch], self.new_sums())
+            step = StepState([(xb, yb)], self.new_sums())
             step.normaliser = norm
             if math.isfinite(lv):
                 step.sums.add(lv, norm, od, y)
