@@ -47,6 +47,7 @@ def _rows(a: np.ndarray, indices: Any) -> np.ndarray:
         return a.take(indices, axis=0)
     return a[indices]
 
+
 @runtime_checkable
 class IndexableDataset(Protocol):
     """Anything with a length and ``__getitem__`` (what a map-style dataset needs)."""
@@ -207,9 +208,7 @@ class ArrayDataset(Dataset):
         if type(indices) is np.ndarray and indices.dtype.kind in "iu" and indices.ndim == 1:
             x = self.x.take(indices, axis=0)  # as _rows, inline: this runs once per batch
             return x if self.y is None else [x, self.y.take(indices, axis=0)]
-        if self.y is None:
-            return _rows(self.x, indices)
-        return [_rows(self.x, indices), _rows(self.y, indices)]
+        return self.x[indices] if self.y is None else [self.x[indices], self.y[indices]]
 
     def __repr__(self) -> str:
         ys = "None" if self.y is None else f"{self.y.shape} {self.y.dtype}"

@@ -468,19 +468,16 @@ class DataLoader:
         if self._auto_collation and not self._custom_collate:
             gather = getattr(self.dataset, "gather", None)
         for idx in plan:
-            if gather is not None:  # _fetch's common case, without its lookups
+            if gather is None:
+                batch: Any = fetch(idx)
+            else:  # _fetch's common case, without its lookups
                 arrays = gather(idx)
-                if type(arrays) is list and len(arrays) == 2:
-                    a, b = arrays  # numeric arrays become tensors as they are
-                    if type(a) is np.ndarray and type(b) is np.ndarray \
-                            and a.dtype.kind in "biuf" and b.dtype.kind in "biuf":
-                        batch: Any = [_plain(a), _plain(b)]
-                    else:
-                        batch = as_batch_tensors(arrays)
+                a, b = arrays if type(arrays) is list and len(arrays) == 2 else (None, None)
+                if type(a) is np.ndarray and type(b) is np.ndarray \
+                        and a.dtype.kind in "biuf" and b.dtype.kind in "biuf":
+                    batch = [_plain(a), _plain(b)]  # as as_batch_tensors makes numeric arrays
                 else:
                     batch = as_batch_tensors(arrays)
-            else:
-                batch = fetch(idx)
             # Record the position *before* handing the batch out, so state_dict() taken
             # after consuming batch t points at batch t + 1.
             t += 1

@@ -172,10 +172,6 @@ class Adam(Optimizer):
     def _check_group(self, group: dict[str, Any]) -> None:
         check_adam_group(type(self).__name__, group)
 
-    def _step_segment(self, seg: FlatSegment) -> None:
-        if not self._steady_segment(seg):
-            super()._step_segment(seg)
-
     def _steady_segment(self, seg: FlatSegment) -> bool:
         """The segment's update when the general path would only run the fused kernel and
         count the step: every parameter's state holds exactly the moment buffers (and the

@@ -246,7 +246,15 @@ class Optimizer:
                 self._update(group, data, p._grad, st, alloc)
         return loss
 
+    def _steady_segment(self, seg: FlatSegment) -> bool:
+        """An optimizer's shortcut for a segment whose state needs no bookkeeping this step:
+        True when it applied the update (then :meth:`_step_segment` does nothing more);
+        False, having done nothing, to take the general path."""
+        return False
+
     def _step_segment(self, seg: FlatSegment) -> None:
+        if self._steady_segment(seg):
+            return
         group = self.param_groups[seg.group]
         states = [self.state.get(p) for p in seg.params]
         if _uniform(states):

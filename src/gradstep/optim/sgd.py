@@ -228,10 +228,6 @@ class SGD(Optimizer):
                 f"got dampening={group['dampening']!r}"
             )
 
-    def _step_segment(self, seg: FlatSegment) -> None:
-        if not self._steady_segment(seg):
-            super()._step_segment(seg)
-
     def _steady_segment(self, seg: FlatSegment) -> bool:
         """The segment's update when the general path would only run the fused kernel: no
         subnormal flushing, and every parameter's state already in its steady form (empty
