@@ -241,55 +241,6 @@ STEADY_CASES = [
     dict(momentum=0.9, flush_subnormals=True),
 ]
 
-
-@pytest.mark.parametrize("kw", STEADY_CASES)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_flat_sgd_steady_step_equals_general_step(kw, dtype, monkeypatch):
-    # SGD's flat steady step (the fused kernel without the general state bookkeeping)
-    # leaves the same parameters and state as the general step, also across a state
-    # change (a parameter's state removed: the general step runs and rebuilds it)
-    def run(steady: bool):
-        if not steady:
-            monkeypatch.setattr(optim.SGD, "_steady_segment", lambda self, seg: False)
-        r = np.random.default_rng(0)
-        ps = [gs.tensor(r.standard_normal(s).astype(dtype), requires_grad=True)
-              for s in ((5, 3), (3,), (7,))]
-        opt = optim.SGD([{"params": ps[:2]}, {"params": ps[2:], "lr": 0.05}], lr=0.1,
-                        flat=True, **kw)
-        for t in range(6):
-            for p in ps:
-                p.grad = gs.tensor(r.standard_normal(p.shape).astype(dtype))
-            opt.step()
-            if t == 2 and kw["momentum"]:
-                del opt.state[ps[1]]["momentum_buffer"]
-        monkeypatch.undo()
-        return [p._data.copy() for p in ps], opt.state_dict()
-
-    (pa, sa), (pb, sb) = run(True), run(False)
-    assert all(np.array_equal(a, b) for a, b in zip(pa, pb))
-    assert sa["state"].keys() == sb["state"].keys()
-    for k in sa["state"]:
-        for name, v in sa["state"][k].items():
-            assert np.array_equal(np.asarray(v), np.asarray(sb["state"][k][name])), (k, name)
-
-
-def test_flat_sgd_steady_step_is_taken(monkeypatch):
-    calls = []
-    orig = optim.SGD._steady_segment
-
-    def spy(self, seg):
-        calls.append(orig(self, seg))
-        return calls[-1]
-
-    monkeypatch.setattr(optim.SGD, "_steady_segment", spy)
-    p = gs.tensor(np.ones(4, np.float32), requires_grad=True)
-    opt = optim.SGD([p], lr=0.1, momentum=0.9, flat=True)
-    for _ in range(3):
-        p.grad = gs.tensor(np.ones(4, np.float32))
-        opt.step()
-    assert calls == [False, True, True]  # the first step creates the momentum buffer
-
-
 ADAM_STEADY_CASES = [
     dict(),
     dict(amsgrad=True),
@@ -298,27 +249,23 @@ ADAM_STEADY_CASES = [
 ]
 
 
-@pytest.mark.parametrize("kw", ADAM_STEADY_CASES)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_flat_adam_steady_step_equals_general_step(kw, dtype, monkeypatch):
-    # as for SGD: the same parameters and state, also across state changes (a parameter's
-    # state dropped; AMSGrad switched on mid-run: the general step adds its buffer)
+def _steady_against_general(cls, kw, dtype, steps, change, monkeypatch):
+    """A flat optimizer's steady segment steps (the fused kernel without the general state
+    bookkeeping) against the general path (the hook switched off): the same parameters and
+    the same state, also across ``change(t, opt, params)`` made after step ``t``."""
     def run(steady: bool):
         if not steady:
-            monkeypatch.setattr(optim.Adam, "_steady_segment", lambda self, seg: False)
+            monkeypatch.setattr(cls, "_steady_segment", lambda self, seg: False)
         r = np.random.default_rng(0)
         ps = [gs.tensor(r.standard_normal(s).astype(dtype), requires_grad=True)
               for s in ((5, 3), (3,), (7,))]
-        opt = optim.Adam([{"params": ps[:2]}, {"params": ps[2:], "lr": 0.05}], lr=0.01,
-                         flat=True, **kw)
-        for t in range(7):
+        opt = cls([{"params": ps[:2]}, {"params": ps[2:], "lr": 0.05}], lr=0.01, flat=True,
+                  **kw)
+        for t in range(steps):
             for p in ps:
                 p.grad = gs.tensor(r.standard_normal(p.shape).astype(dtype))
             opt.step()
-            if t == 2:
-                del opt.state[ps[1]]
-            if t == 4:
-                opt.param_groups[1]["amsgrad"] = True
+            change(t, opt, ps)
         monkeypatch.undo()
         return [p._data.copy() for p in ps], opt.state_dict()
 
@@ -331,19 +278,49 @@ def test_flat_adam_steady_step_equals_general_step(kw, dtype, monkeypatch):
             assert np.array_equal(np.asarray(v), np.asarray(sb["state"][k][name])), (k, name)
 
 
-def test_flat_adam_steady_step_is_taken(monkeypatch):
+@pytest.mark.parametrize("kw", STEADY_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_flat_sgd_steady_step_equals_general_step(kw, dtype, monkeypatch):
+    # a parameter's momentum buffer removed: the general step runs and rebuilds it
+    def change(t, opt, ps):
+        if t == 2 and kw["momentum"]:
+            del opt.state[ps[1]]["momentum_buffer"]
+
+    _steady_against_general(optim.SGD, kw, dtype, 6, change, monkeypatch)
+
+
+@pytest.mark.parametrize("kw", ADAM_STEADY_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_flat_adam_steady_step_equals_general_step(kw, dtype, monkeypatch):
+    # a parameter's state dropped; AMSGrad switched on mid-run (the general step adds its
+    # buffer)
+    def change(t, opt, ps):
+        if t == 2:
+            del opt.state[ps[1]]
+        if t == 4:
+            opt.param_groups[1]["amsgrad"] = True
+
+    _steady_against_general(optim.Adam, kw, dtype, 7, change, monkeypatch)
+
+
+@pytest.mark.parametrize("make,first_state", [
+    (lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, flat=True), "the momentum buffer"),
+    (lambda ps: optim.AdamW(ps, lr=0.1, flat=True), "the moments"),
+])
+def test_flat_steady_step_is_taken(make, first_state, monkeypatch):
     calls = []
-    orig = optim.Adam._steady_segment
+    p = gs.tensor(np.ones(4, np.float32), requires_grad=True)
+    opt = make([p])
+    orig = type(opt)._steady_segment
 
     def spy(self, seg):
         calls.append(orig(self, seg))
         return calls[-1]
 
-    monkeypatch.setattr(optim.Adam, "_steady_segment", spy)
-    p = gs.tensor(np.ones(4, np.float32), requires_grad=True)
-    opt = optim.AdamW([p], lr=0.1, flat=True)
+    monkeypatch.setattr(type(opt), "_steady_segment", spy)
     for _ in range(3):
         p.grad = gs.tensor(np.ones(4, np.float32))
         opt.step()
-    assert calls == [False, True, True]  # the first step creates the moments
-    assert opt.state[p]["step"] == 3
+    assert calls == [False, True, True], first_state  # the first step creates the state
+    if isinstance(opt, optim.Adam):
+        assert opt.state[p]["step"] == 3
